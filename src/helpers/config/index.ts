@@ -1,0 +1,78 @@
+/**
+ * Course-wide settings read from the environment. Every other module asks here, so there is one
+ * place that says which variables exist and what they default to.
+ */
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** Environment variables the course reads. */
+export const ENV = {
+  /** Download cache holding `datasets/` and `models/`. CI points it at a pre-filled copy. */
+  cacheDir: "TL_CACHE_DIR",
+  /** `quick` (default: offline, CPU, minutes) or `full` (the chapter's real data and settings). */
+  profile: "TL_PROFILE",
+  /** Force a tfjs backend (`tensorflow`, `torch`, `wasm`, `cpu`) instead of the automatic choice. */
+  backend: "TL_BACKEND",
+  /** Where build outputs (results, executed notebooks, feature caches, models) go. */
+  buildDir: "TL_BUILD_DIR",
+  /** Set to `1` to forbid network downloads (everything must already be in the cache). */
+  offline: "TL_OFFLINE",
+} as const;
+
+export type Profile = "quick" | "full";
+export const PROFILES: readonly Profile[] = ["quick", "full"];
+
+/** Thrown for settings a user got wrong; the message says what and how to fix it. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** The run profile, from `TL_PROFILE` (default `quick`). An unknown name is an error, never a silent default. */
+export function profile(env: NodeJS.ProcessEnv = process.env): Profile {
+  const raw = (env[ENV.profile] ?? "").trim().toLowerCase();
+  if (raw === "") return "quick";
+  if ((PROFILES as readonly string[]).includes(raw)) return raw as Profile;
+  throw new ConfigError(
+    `Unknown profile '${env[ENV.profile]}' in ${ENV.profile}. Use one of: ${PROFILES.join(", ")} ` +
+      `(e.g. ${ENV.profile}=quick make course).`,
+  );
+}
+
+/** Pick a value by profile: `byProfile({ quick: 3, full: 25 })`. */
+export function byProfile<T>(choices: Record<Profile, T>, p: Profile = profile()): T {
+  return choices[p];
+}
+
+/** The download cache directory: `TL_CACHE_DIR`, else `$XDG_CACHE_HOME/transfer-learning-ts`, else `~/.cache/transfer-learning-ts`. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env[ENV.cacheDir];
+  if (explicit && explicit.trim() !== "") return path.resolve(explicit);
+  const xdg = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.trim() !== "" ? env.XDG_CACHE_HOME : path.join(os.homedir(), ".cache");
+  return path.join(xdg, "transfer-learning-ts");
+}
+
+/** Whether downloads are forbidden (`TL_OFFLINE=1`). */
+export function offline(env: NodeJS.ProcessEnv = process.env): boolean {
+  return ["1", "true", "yes"].includes((env[ENV.offline] ?? "").toLowerCase());
+}
+
+/** Root of the project checkout (two levels above this compiled file's package). */
+export function projectRoot(): string {
+  // dist/config/index.js or config/index.ts -> src/helpers -> project root
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (require("node:fs").existsSync(path.join(dir, "notebooks")) && require("node:fs").existsSync(path.join(dir, "package.json"))) return dir;
+    dir = path.dirname(dir);
+  }
+  return process.cwd();
+}
+
+/** Build output directory: `TL_BUILD_DIR`, else `<project>/build`. */
+export function buildDir(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env[ENV.buildDir];
+  if (explicit && explicit.trim() !== "") return path.resolve(explicit);
+  return path.join(projectRoot(), "build");
+}
