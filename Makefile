@@ -1,0 +1,28 @@
+# The course's two commands:
+#   make course   set up, execute every notebook headlessly, render the handouts into build/
+#   make test     set up, run the whole test suite (unit, reliability, notebook tests)
+# Options: PROFILE=quick|full (default quick), NB=03 (run only matching notebooks), KEEP_GOING=1.
+PROFILE ?= quick
+NB ?=
+SHELL := /bin/bash
+
+.PHONY: setup course test bench jupyter clean
+setup:
+	@bash kernel-setup/setup.sh
+
+course: setup
+	/usr/bin/python3 tools/run_notebooks.py --profile $(PROFILE) $(if $(KEEP_GOING),--keep-going) $(NB)
+
+test: setup
+	npx --no-install vitest run
+
+bench: setup
+	npm run bench
+
+# Interactive Jupyter on the notebooks: loopback only, with a token (printed on start).
+jupyter:
+	@TL_WITH_JUPYTER_UI=1 bash kernel-setup/setup.sh
+	cd notebooks && jupyter notebook --ip=127.0.0.1 --no-browser
+
+clean:
+	rm -rf build src/helpers/dist native/build
