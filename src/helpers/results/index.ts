@@ -86,3 +86,5 @@ export class NotebookRun {
 export function beginRun(notebook: string, backend: string, dir?: string): NotebookRun {
   return new NotebookRun(notebook, currentProfile(), backend, dir);
 }
+
+export { startNotebook, type StartNotebookOptions } from "./notebook";

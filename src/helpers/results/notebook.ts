@@ -1,0 +1,31 @@
+/**
+ * `startNotebook` is every chapter's first code cell: it validates the profile, picks the backend,
+ * prints one header block, and returns the run that later publishes the chapter's results.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { backendBanner, setupBackend, type BackendPurpose } from "../backend";
+import { cacheDir, profile } from "../config";
+import { NotebookRun } from "./index";
+
+export interface StartNotebookOptions {
+  /** What the notebook mostly does: "training" (default) or "inference" (frozen forward passes only). */
+  purpose?: BackendPurpose;
+  /** Print the header (default true). */
+  print?: boolean;
+}
+
+export async function startNotebook(notebook: string, opts: StartNotebookOptions = {}): Promise<NotebookRun> {
+  const p = profile(); // throws a ConfigError naming the valid profiles
+  const info = await setupBackend({ purpose: opts.purpose ?? "training" });
+  const run = new NotebookRun(notebook, p, info.name);
+  if (opts.print ?? true) {
+    console.log(
+      [
+        `notebook: ${notebook} | profile: ${p} | started ${run.startedAt.toISOString()}`,
+        backendBanner(info),
+        `tfjs ${tf.version.tfjs} | node ${process.versions.node} | cache: ${cacheDir()}`,
+      ].join("\n"),
+    );
+  }
+  return run;
+}
