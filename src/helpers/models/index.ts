@@ -1,1 +1,5 @@
-export {};
+/** Models: file I/O, the pretrained zoo, from-scratch builders, saving trained models. */
+export * from "./io";
+export * from "./zoo";
+export * from "./builders";
+export * from "./saved";

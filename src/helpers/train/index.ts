@@ -1,1 +1,5 @@
-export {};
+/** Training: the resumable loop, optimizers, LR schedules, seeded RNG, checkpoint tensor files. */
+export * from "./fit";
+export * from "./schedules";
+export * from "./rng";
+export * from "./tensorFiles";

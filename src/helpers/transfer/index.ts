@@ -1,1 +1,5 @@
-export {};
+/** Transfer-learning operations: cut, head, freeze, counts, cached feature extraction, per-group LRs, gradient reversal. */
+export * from "./ops";
+export * from "./features";
+export * from "./paramGroups";
+export * from "./gradientReversal";

@@ -1,0 +1,182 @@
+/**
+ * Model zoo: pretrained backbones loaded through the download cache (cacheDir()/models/...).
+ * Missing files (model.json, then each weight file it names) are fetched with ensureDownloaded; the
+ * model is then read from disk with our own fs IOHandler and cut at the backbone's feature layer.
+ */
+import * as tf from "@tensorflow/tfjs";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as crypto from "node:crypto";
+import { cacheDir } from "../config";
+import { ensureDownloaded } from "../data/download";
+import { ModelFormatError, loadLayersModelFromDir } from "./io";
+
+/** Pixel preprocessing applied before the backbone: `x * scale + offset` on RGB values in [0, 255]. */
+export interface PreprocessingSpec {
+  kind: "scale";
+  scale: number;
+  offset: number;
+}
+
+/** MobileNet convention: [0, 255] -> [-1, 1] (x / 127.5 - 1). */
+export const MOBILENET_PREPROCESSING: PreprocessingSpec = { kind: "scale", scale: 1 / 127.5, offset: -1 };
+
+/** Apply a preprocessing spec to a pixel tensor (returns a new tensor). */
+export function applyPreprocessing(x: tf.Tensor, p: PreprocessingSpec | "none"): tf.Tensor {
+  if (p === "none") return x.clone();
+  return tf.tidy(() => tf.add(tf.mul(x.toFloat(), p.scale), p.offset));
+}
+
+export interface BackboneSpec {
+  /** Zoo key, e.g. "mobilenet_v2_0.35". */
+  name: string;
+  family: "mobilenet_v2" | "mobilenet_v1" | "custom";
+  alpha?: number;
+  url: string;
+  /** Folder under cacheDir() holding model.json and weights. */
+  cacheSubdir: string;
+  /** Layer whose output is the feature map. */
+  featureLayer: string;
+  inputSize: number;
+  preprocessing: PreprocessingSpec;
+  /** Channels of the feature layer. */
+  featureDim: number;
+}
+
+function v2(alpha: string): BackboneSpec {
+  return {
+    name: `mobilenet_v2_${alpha}`,
+    family: "mobilenet_v2",
+    alpha: Number(alpha),
+    url: `https://storage.googleapis.com/teachable-machine-models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_${alpha}_224_no_top/model.json`,
+    cacheSubdir: `models/mobilenet_v2_${alpha}_224_no_top`,
+    featureLayer: "out_relu",
+    inputSize: 224,
+    preprocessing: MOBILENET_PREPROCESSING,
+    // Keras MobileNetV2 keeps the last conv at 1280 channels for alpha <= 1.
+    featureDim: 1280,
+  };
+}
+function v1(alpha: string): BackboneSpec {
+  return {
+    name: `mobilenet_v1_${alpha}`,
+    family: "mobilenet_v1",
+    alpha: Number(alpha),
+    url: `https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_${alpha}_224/model.json`,
+    cacheSubdir: `models/mobilenet_v1_${alpha}_224`,
+    featureLayer: "conv_pw_13_relu",
+    inputSize: 224,
+    preprocessing: MOBILENET_PREPROCESSING,
+    featureDim: Math.round(1024 * Number(alpha)),
+  };
+}
+
+/** The pretrained backbones the course knows by name. */
+export const BACKBONES: Readonly<Record<string, BackboneSpec>> = Object.fromEntries(
+  [...["0.35", "0.50", "0.75", "1.00"].map(v2), ...["0.25", "0.50", "0.75", "1.0"].map(v1)].map((s) => [s.name, s]),
+);
+
+/** Resolve a zoo name; accepts "mobilenet_v2_0.5" as "mobilenet_v2_0.50" etc. */
+export function backboneSpec(name: string): BackboneSpec {
+  if (BACKBONES[name]) return BACKBONES[name];
+  const m = /^(mobilenet_v[12])_([\d.]+)$/.exec(name);
+  if (m) {
+    const found = Object.values(BACKBONES).find((s) => s.family === m[1] && s.alpha === Number(m[2]));
+    if (found) return found;
+  }
+  throw new Error(`Unknown backbone '${name}'. Known: ${Object.keys(BACKBONES).join(", ")}; or pass { path } / { url } of a TF.js layers model.`);
+}
+
+/** Make sure model.json and every weight file it names are in `dir`, downloading what's missing. Returns the model.json path. */
+export async function ensureModelFiles(url: string, dir: string, name: string): Promise<string> {
+  const modelJson = path.join(dir, "model.json");
+  if (!fs.existsSync(modelJson)) await ensureDownloaded(url, modelJson, { name: `${name} model.json` });
+  let manifest: tf.io.WeightsManifestConfig;
+  try {
+    manifest = JSON.parse(fs.readFileSync(modelJson, "utf8")).weightsManifest ?? [];
+  } catch (e) {
+    throw new ModelFormatError(`${modelJson} is not valid JSON (${(e as Error).message}); delete it and retry.`);
+  }
+  for (const group of manifest) {
+    for (const p of group.paths) {
+      if (p.includes("..") || path.isAbsolute(p)) throw new ModelFormatError(`${modelJson} names weight file '${p}' outside its folder; refusing.`);
+      const dest = path.join(dir, p);
+      if (!fs.existsSync(dest)) await ensureDownloaded(new URL(p, url).toString(), dest, { name: `${name} weights ${p}` });
+    }
+  }
+  return modelJson;
+}
+
+export interface LoadedBackbone {
+  /** Model from the input to the feature layer. */
+  model: tf.LayersModel;
+  spec: BackboneSpec;
+}
+
+/** Where a user-given model URL is cached: models/user/<host>_<hash>/. */
+function userCacheSubdir(url: string): string {
+  const h = crypto.createHash("sha256").update(url).digest("hex").slice(0, 12);
+  const host = (() => {
+    try {
+      return new URL(url).hostname.replace(/[^a-z0-9.-]/gi, "_");
+    } catch {
+      return "url";
+    }
+  })();
+  return `models/user/${host}_${h}`;
+}
+
+export interface CustomModelSource {
+  /** Local model.json (or its folder). */
+  path?: string;
+  /** Remote model.json URL; cached under cacheDir()/models/user/. */
+  url?: string;
+  /** Cut at this layer (default: the model's output). */
+  featureLayer?: string;
+  /** Default MOBILENET_PREPROCESSING. */
+  preprocessing?: PreprocessingSpec;
+  name?: string;
+}
+
+/**
+ * Load a pretrained backbone: a zoo name (`"mobilenet_v2_0.35"`) or `{ path }` / `{ url }` of any TF.js layers
+ * model. The result ends at the feature layer (the cached MobileNetV2 files already do).
+ */
+export async function loadBackbone(source: string | CustomModelSource): Promise<LoadedBackbone> {
+  let spec: BackboneSpec;
+  let modelJson: string;
+  if (typeof source === "string") {
+    spec = backboneSpec(source);
+    modelJson = await ensureModelFiles(spec.url, path.join(cacheDir(), spec.cacheSubdir), spec.name);
+  } else {
+    if (!source.path && !source.url) throw new Error("loadBackbone({ ... }) needs `path` (local model.json) or `url`.");
+    if (source.path) {
+      modelJson = source.path.endsWith(".json") ? source.path : path.join(source.path, "model.json");
+    } else {
+      const sub = userCacheSubdir(source.url!);
+      modelJson = await ensureModelFiles(source.url!, path.join(cacheDir(), sub), source.name ?? source.url!);
+    }
+    spec = {
+      name: source.name ?? path.basename(path.dirname(path.resolve(modelJson))),
+      family: "custom",
+      url: source.url ?? `file://${path.resolve(modelJson)}`,
+      cacheSubdir: "",
+      featureLayer: source.featureLayer ?? "",
+      inputSize: 0,
+      preprocessing: source.preprocessing ?? MOBILENET_PREPROCESSING,
+      featureDim: 0,
+    };
+  }
+  let model = await loadLayersModelFromDir(modelJson);
+  const layer = spec.featureLayer || model.layers[model.layers.length - 1].name;
+  if (!model.layers.some((l) => l.name === layer)) {
+    model.dispose();
+    throw new Error(`Backbone ${spec.name} has no layer '${layer}'. Its last layers: ${model.layers.slice(-5).map((l) => l.name).join(", ")}.`);
+  }
+  const outName = (model.outputs[0] as any).sourceLayer?.name;
+  if (outName !== layer) model = tf.model({ inputs: model.inputs, outputs: model.getLayer(layer).output as tf.SymbolicTensor, name: `${spec.name}_to_${layer}` });
+  const inShape = model.inputs[0].shape;
+  const outShape = model.outputs[0].shape;
+  spec = { ...spec, featureLayer: layer, inputSize: spec.inputSize || (inShape[1] ?? 0), featureDim: outShape[outShape.length - 1] ?? spec.featureDim };
+  return { model, spec };
+}

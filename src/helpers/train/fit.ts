@@ -1,0 +1,443 @@
+/**
+ * A custom training loop (like model.fit, but resumable and transparent) over a BatchStream, for a tf.LayersModel or
+ * a plain forward function + variables. Works the same for a head on cached features and whole-network fine-tuning.
+ *
+ * Reproducibility: weights come from seeded initializers (builders in ../models), batches from the stream's
+ * `iterate(epoch)` (seeded per epoch), and random ops inside a step (dropout) draw from a seeded PRNG whose state is
+ * checkpointed. A run resumed from a checkpoint therefore replays the same numbers as an uninterrupted one.
+ */
+import * as tf from "@tensorflow/tfjs";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { BatchStream } from "../types";
+import { GroupedOptimizer, setOptimizerLearningRate, OptimizerWeight } from "../transfer/paramGroups";
+import { LrSchedule } from "./schedules";
+import { createRng, withSeededMathRandom } from "./rng";
+import { readTensors, writeTensors } from "./tensorFiles";
+import { fileIOHandler } from "../models/io";
+
+/** A model given as a function: `forward(x, training)` returns predictions; `variables` are trained. */
+export interface FunctionModel {
+  forward(x: tf.Tensor, training: boolean): tf.Tensor;
+  variables: tf.Variable[];
+}
+export type TrainTarget = tf.LayersModel | FunctionModel;
+
+export interface SgdSpec {
+  type: "sgd";
+  lr: number;
+  /** Momentum (0 = plain SGD). */
+  momentum?: number;
+  nesterov?: boolean;
+}
+export interface AdamSpec {
+  type: "adam";
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+}
+export type OptimizerSpec = SgdSpec | AdamSpec;
+
+/** Build a tf optimizer from a spec. */
+export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
+  if (spec.type === "sgd") return spec.momentum ? tf.train.momentum(spec.lr, spec.momentum, spec.nesterov ?? false) : tf.train.sgd(spec.lr);
+  if (spec.type === "adam") return tf.train.adam(spec.lr, spec.beta1 ?? 0.9, spec.beta2 ?? 0.999, spec.epsilon ?? 1e-7);
+  throw new Error(`Unknown optimizer type '${(spec as { type: string }).type}'. Use { type: "sgd", lr, momentum } or { type: "adam", lr }.`);
+}
+
+/** (yTrue, yPred) -> scalar loss. yTrue is one-hot / multi-hot float32 [B, C]. */
+export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar;
+
+export interface EpochLogs {
+  epoch: number;
+  loss: number;
+  acc: number;
+  val_loss?: number;
+  val_acc?: number;
+  /** Learning rate (base rate times schedule factor) at the epoch's last step. */
+  lr: number;
+  /** Wall time of the epoch including validation. */
+  seconds: number;
+}
+
+export interface TrainingHistory {
+  epochs: EpochLogs[];
+  /** Best value of the monitored metric and its epoch. */
+  best?: { epoch: number; monitor: string; value: number };
+  stoppedEarly: boolean;
+  /** Epoch this call started from (> 0 after a resume). */
+  startEpoch: number;
+}
+
+export interface BatchEndInfo {
+  epoch: number;
+  batch: number;
+  numBatches: number;
+  loss: number;
+  lr: number;
+}
+
+/** Progress hooks; the display module's progress bar implements these. Promises are awaited. */
+export interface TrainingCallbacks {
+  onTrainBegin?(info: { epochs: number; startEpoch: number; numBatches: number }): void | Promise<void>;
+  onBatchEnd?(info: BatchEndInfo): void | Promise<void>;
+  onEpochEnd?(logs: EpochLogs, history: TrainingHistory): void | Promise<void>;
+  onTrainEnd?(history: TrainingHistory): void | Promise<void>;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  validation?: BatchStream;
+  /** Default { type: "adam", lr: 1e-3 }. A tf.Optimizer or GroupedOptimizer may be passed; give a spec to be resumable across processes with a fresh optimizer. */
+  optimizer?: OptimizerSpec | tf.Optimizer | GroupedOptimizer;
+  schedule?: LrSchedule;
+  /** Default "categoricalCrossentropy" (single-label); "binaryCrossentropy" for multi-label; or a function. */
+  loss?: "categoricalCrossentropy" | "binaryCrossentropy" | LossFn;
+  /** Model outputs logits rather than probabilities (default false: softmax/sigmoid outputs). */
+  fromLogits?: boolean;
+  /** Label smoothing epsilon for single-label cross-entropy (default 0). */
+  labelSmoothing?: number;
+  /** Decoupled weight decay (AdamW-style: w -= lr * wd * w after each step) on kernels (rank >= 2), not biases/BN. */
+  weightDecay?: number;
+  /** Metric watched by early stopping and best-checkpoint keeping (default "val_loss" with validation, else "loss"). */
+  monitor?: string;
+  /** "min" or "max" (default: max for names containing "acc", else min). */
+  mode?: "min" | "max";
+  earlyStopping?: { patience: number; minDelta?: number };
+  /** Keep a copy of the best weights in memory and restore them at the end. Default false. */
+  restoreBestWeights?: boolean;
+  /**
+   * Save weights + optimizer + RNG + history here after every epoch (checkpointDir/latest/), and the best epoch's
+   * weights by `monitor` in checkpointDir/best/ (also as a TF.js model: best/model.json, loadable with loadLayersModelFromDir).
+   */
+  checkpointDir?: string;
+  /** Continue from checkpointDir/latest when present (default true). */
+  resume?: boolean;
+  /** Seed of the in-step PRNG (dropout). Default 42. */
+  seed?: number;
+  callbacks?: TrainingCallbacks;
+}
+
+/** A tf.Optimizer or GroupedOptimizer (tf.Optimizer's instanceof check throws on undefined, so duck-type). */
+function isOptimizerInstance(o: unknown): o is tf.Optimizer | GroupedOptimizer {
+  return o instanceof GroupedOptimizer || (o != null && typeof (o as tf.Optimizer).applyGradients === "function");
+}
+
+function isLayersModel(t: TrainTarget): t is tf.LayersModel {
+  return typeof (t as tf.LayersModel).apply === "function" && Array.isArray((t as tf.LayersModel).layers);
+}
+
+/** All state tensors of a target, in a stable order (for checkpoints). */
+function stateTensors(t: TrainTarget): { name: string; variable: tf.Variable }[] {
+  if (isLayersModel(t)) return t.weights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }));
+  return t.variables.map((v) => ({ name: v.name, variable: v }));
+}
+function trainableVars(t: TrainTarget): tf.Variable[] {
+  if (isLayersModel(t)) return t.trainableWeights.map((w) => w.read() as tf.Variable);
+  return t.variables.filter((v) => v.trainable);
+}
+function forward(t: TrainTarget, x: tf.Tensor, training: boolean): tf.Tensor {
+  if (isLayersModel(t)) return t.apply(x, { training }) as tf.Tensor;
+  return t.forward(x, training);
+}
+
+const EPS = 1e-7;
+
+function toTargets(y: tf.Tensor, numClasses: number, smoothing: number): tf.Tensor {
+  let t = y.rank === 1 ? tf.oneHot(y.toInt(), numClasses).toFloat() : y.toFloat();
+  if (smoothing > 0) t = tf.add(tf.mul(t, 1 - smoothing), smoothing / numClasses);
+  return t;
+}
+
+function builtinLoss(kind: "categoricalCrossentropy" | "binaryCrossentropy", fromLogits: boolean): LossFn {
+  if (kind === "categoricalCrossentropy") {
+    return (yt, yp) =>
+      fromLogits
+        ? (tf.losses.softmaxCrossEntropy(yt, yp) as tf.Scalar)
+        : (tf.neg(tf.mean(tf.sum(tf.mul(yt, tf.log(tf.clipByValue(yp, EPS, 1))), -1))) as tf.Scalar);
+  }
+  return (yt, yp) =>
+    fromLogits
+      ? (tf.losses.sigmoidCrossEntropy(yt, yp) as tf.Scalar)
+      : (tf.neg(
+          tf.mean(tf.add(tf.mul(yt, tf.log(tf.clipByValue(yp, EPS, 1))), tf.mul(tf.sub(1, yt), tf.log(tf.clipByValue(tf.sub(1, yp), EPS, 1))))),
+        ) as tf.Scalar);
+}
+
+/** Number of correct predictions: argmax match (single-label) or per-element threshold match (multi-label). */
+function correctCount(y: tf.Tensor, yp: tf.Tensor, multiLabel: boolean, fromLogits: boolean): tf.Scalar {
+  if (!multiLabel) return tf.sum(tf.equal(tf.argMax(yp, -1), y.rank === 1 ? y.toInt() : tf.argMax(y, -1)).toFloat()) as tf.Scalar;
+  const pred = tf.greater(yp, fromLogits ? 0 : 0.5);
+  return tf.div(tf.sum(tf.equal(pred, tf.greater(y, 0.5)).toFloat()), y.shape[1] ?? 1) as tf.Scalar;
+}
+
+function optimizerBaseLr(opt: tf.Optimizer | GroupedOptimizer): number {
+  if (opt instanceof GroupedOptimizer) return opt.groups[0]?.baseLr ?? 0;
+  return Number((opt as any).learningRate ?? 0);
+}
+
+async function getOptWeights(opt: tf.Optimizer | GroupedOptimizer): Promise<OptimizerWeight[]> {
+  return (await opt.getWeights()) as OptimizerWeight[];
+}
+
+/** Replace `dir` with `tmp` atomically enough: a crash leaves either the old or the new folder (we read `.old` as fallback). */
+function swapDir(tmp: string, dir: string): void {
+  const old = `${dir}.old`;
+  fs.rmSync(old, { recursive: true, force: true });
+  if (fs.existsSync(dir)) fs.renameSync(dir, old);
+  fs.renameSync(tmp, dir);
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+interface CkptState {
+  version: 1;
+  epoch: number;
+  history: TrainingHistory;
+  rngState: number;
+  wait: number;
+  bestValue: number | null;
+  stopped: boolean;
+}
+
+async function saveCheckpoint(dir: string, target: TrainTarget, opt: tf.Optimizer | GroupedOptimizer, state: CkptState): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  await writeTensors(tmp, "weights", stateTensors(target).map((s) => ({ name: s.name, tensor: s.variable })));
+  const ow = await getOptWeights(opt);
+  await writeTensors(tmp, "optimizer", ow);
+  // getWeights() makes a fresh scalar for the iteration count; dispose it so checkpoints do not leak tensors.
+  for (const w of ow) if (w.name === "iter" || w.name.endsWith("::iter")) w.tensor.dispose();
+  fs.writeFileSync(path.join(tmp, "state.json"), JSON.stringify(state));
+  swapDir(tmp, dir);
+}
+
+function restoreWeights(dir: string, target: TrainTarget): void {
+  const saved = readTensors(dir, "weights");
+  const vars = stateTensors(target);
+  if (saved.length !== vars.length) {
+    throw new Error(`Checkpoint ${dir} holds ${saved.length} weight tensors but the model has ${vars.length}: it was written for another model. Delete it or use another checkpointDir.`);
+  }
+  vars.forEach((v, i) => {
+    const s = saved[i];
+    if (s.shape.join(",") !== v.variable.shape.join(",")) {
+      throw new Error(`Checkpoint ${dir}: weight ${i} ('${s.name}') has shape [${s.shape}] but the model's '${v.name}' is [${v.variable.shape}]. Delete the checkpoint or use the model it was written for.`);
+    }
+    const t = tf.tensor(s.values, s.shape, s.dtype as tf.DataType);
+    v.variable.assign(t);
+    t.dispose();
+  });
+}
+
+async function restoreOptimizer(dir: string, opt: tf.Optimizer | GroupedOptimizer): Promise<void> {
+  const saved = readTensors(dir, "optimizer");
+  const ws = saved.map((s) => ({ name: s.name, tensor: tf.tensor(s.values, s.shape, s.dtype as tf.DataType) }));
+  await opt.setWeights(ws as any);
+  ws.forEach((w) => w.tensor.dispose());
+}
+
+function readState(dir: string): CkptState | undefined {
+  const f = path.join(dir, "state.json");
+  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, "utf8")) as CkptState) : undefined;
+}
+
+/** Whether a checkpoint folder holds a resumable run; returns the last completed epoch (0-based) or undefined. */
+export function checkpointEpoch(checkpointDir: string): number | undefined {
+  for (const d of ["latest", "latest.old"]) {
+    const s = readState(path.join(checkpointDir, d));
+    if (s) return s.epoch;
+  }
+  return undefined;
+}
+
+/**
+ * Train `target` on `train` for `opts.epochs` epochs. Returns the history (also kept in the checkpoint).
+ * With `checkpointDir`, every epoch is checkpointed and a rerun resumes after the last completed epoch.
+ */
+export async function trainModel(target: TrainTarget, train: BatchStream, opts: TrainOptions): Promise<TrainingHistory> {
+  const seed = opts.seed ?? 42;
+  const opt: tf.Optimizer | GroupedOptimizer =
+    opts.optimizer === undefined
+      ? createOptimizer({ type: "adam", lr: 1e-3 })
+      : isOptimizerInstance(opts.optimizer)
+        ? opts.optimizer
+        : createOptimizer(opts.optimizer as OptimizerSpec);
+  const baseLr = optimizerBaseLr(opt);
+  const lossKind = opts.loss ?? "categoricalCrossentropy";
+  const fromLogits = opts.fromLogits ?? false;
+  const lossFn = typeof lossKind === "function" ? lossKind : builtinLoss(lossKind, fromLogits);
+  const multiLabel = lossKind === "binaryCrossentropy";
+  const smoothing = opts.labelSmoothing ?? 0;
+  const monitor = opts.monitor ?? (opts.validation ? "val_loss" : "loss");
+  const mode = opts.mode ?? (monitor.includes("acc") ? "max" : "min");
+  const better = (a: number, b: number | null, delta = 0) => b === null || (mode === "min" ? a < b - delta : a > b + delta);
+  const vars = trainableVars(target);
+  if (vars.length === 0) throw new Error("trainModel: the model has no trainable variables (all layers frozen?). Unfreeze some layers first.");
+  const decayVars = opts.weightDecay ? vars.filter((v) => v.rank >= 2) : [];
+  const outShape = isLayersModel(target) ? target.outputs[0].shape : undefined;
+  let numClasses = outShape ? (outShape[outShape.length - 1] as number) : 0;
+
+  let history: TrainingHistory = { epochs: [], stoppedEarly: false, startEpoch: 0 };
+  let rng = createRng(seed);
+  let wait = 0;
+  let bestValue: number | null = null;
+  let bestWeights: tf.Tensor[] | undefined;
+  const ckLatest = opts.checkpointDir ? path.join(opts.checkpointDir, "latest") : undefined;
+  const ckBest = opts.checkpointDir ? path.join(opts.checkpointDir, "best") : undefined;
+
+  if (ckLatest && opts.resume !== false) {
+    const dir = readState(ckLatest) ? ckLatest : readState(`${ckLatest}.old`) ? `${ckLatest}.old` : undefined;
+    if (dir) {
+      const st = readState(dir)!;
+      restoreWeights(dir, target);
+      await restoreOptimizer(dir, opt);
+      history = { ...st.history, startEpoch: st.epoch + 1 };
+      rng = createRng(seed, st.rngState);
+      wait = st.wait;
+      bestValue = st.bestValue;
+      if (opts.restoreBestWeights && ckBest && fs.existsSync(path.join(ckBest, "weights.json"))) {
+        bestWeights = readTensors(ckBest, "weights").map((s) => tf.keep(tf.tensor(s.values, s.shape, s.dtype as tf.DataType)));
+      }
+      if (st.stopped) {
+        // finished by early stopping: nothing to train; free what the resume loaded
+        bestWeights?.forEach((t) => t.dispose());
+        if (!isOptimizerInstance(opts.optimizer)) opt.dispose();
+        return history;
+      }
+    }
+  }
+  const startEpoch = history.epochs.length;
+  history.startEpoch = startEpoch;
+  await opts.callbacks?.onTrainBegin?.({ epochs: opts.epochs, startEpoch, numBatches: train.numBatches });
+
+  let lastFactor = NaN;
+  const setFactor = (f: number) => {
+    if (f === lastFactor) return;
+    lastFactor = f;
+    if (opt instanceof GroupedOptimizer) opt.setLrFactor(f);
+    else setOptimizerLearningRate(opt, baseLr * f);
+  };
+  const lrOf = (name: string) => (opt instanceof GroupedOptimizer ? opt.lrFor(name) ?? 0 : baseLr * lastFactor);
+
+  try {
+    for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
+      const t0 = Date.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let batch = 0;
+      for await (const b of train.iterate(epoch)) {
+        const bs = b.x.shape[0];
+        const factor = opts.schedule ? opts.schedule({ epoch, step: epoch * train.numBatches + batch, stepsPerEpoch: train.numBatches, epochs: opts.epochs }) : 1;
+        setFactor(factor);
+        const [lossT, corrT] = withSeededMathRandom(rng, () =>
+          tf.tidy(() => {
+            let corr: tf.Scalar | undefined;
+            const { value, grads } = tf.variableGrads(() => {
+              const preds = forward(target, b.x, true);
+              if (!numClasses) numClasses = preds.shape[preds.shape.length - 1];
+              // variableGrads disposes everything but the loss on return; keep the count (the outer tidy frees it)
+              corr = tf.keep(correctCount(b.y, preds, multiLabel, fromLogits));
+              return lossFn(toTargets(b.y, numClasses, smoothing), preds);
+            }, vars);
+            opt.applyGradients(grads);
+            for (const v of decayVars) v.assign(tf.mul(v, 1 - lrOf(v.name) * opts.weightDecay!));
+            return [value, corr!];
+          }),
+        );
+        const lossV = (await lossT.data())[0];
+        correct += (await corrT.data())[0];
+        lossT.dispose();
+        corrT.dispose();
+        b.x.dispose();
+        b.y.dispose();
+        if (!Number.isFinite(lossV)) throw new Error(`Loss became ${lossV} at epoch ${epoch + 1}, batch ${batch + 1}: lower the learning rate or check the labels/preprocessing.`);
+        lossSum += lossV * bs;
+        seen += bs;
+        await opts.callbacks?.onBatchEnd?.({ epoch, batch, numBatches: train.numBatches, loss: lossV, lr: baseLr * factor });
+        batch++;
+      }
+      const logs: EpochLogs = { epoch, loss: lossSum / Math.max(1, seen), acc: correct / Math.max(1, seen), lr: baseLr * (Number.isNaN(lastFactor) ? 1 : lastFactor), seconds: 0 };
+      if (opts.validation) {
+        const v = await evaluateLoss(target, opts.validation, { loss: lossKind, fromLogits, numClasses });
+        logs.val_loss = v.loss;
+        logs.val_acc = v.acc;
+      }
+      logs.seconds = (Date.now() - t0) / 1000;
+      history.epochs.push(logs);
+
+      const value = (logs as unknown as Record<string, number | undefined>)[monitor];
+      if (value === undefined) throw new Error(`monitor '${monitor}' is not among the epoch logs (${Object.keys(logs).join(", ")}).`);
+      const improved = better(value, bestValue);
+      const improvedEnough = better(value, bestValue, opts.earlyStopping?.minDelta ?? 0);
+      if (improved) {
+        bestValue = value;
+        history.best = { epoch, monitor, value };
+        if (opts.restoreBestWeights) {
+          bestWeights?.forEach((t) => t.dispose());
+          bestWeights = stateTensors(target).map((s) => tf.keep(s.variable.clone()));
+        }
+        if (ckBest) {
+          // best/: raw tensors (for resume) and, for layers models, a browser-loadable TF.js model
+          const tmp = `${ckBest}.tmp-${process.pid}`;
+          fs.rmSync(tmp, { recursive: true, force: true });
+          fs.mkdirSync(tmp, { recursive: true });
+          await writeTensors(tmp, "weights", stateTensors(target).map((s) => ({ name: s.name, tensor: s.variable })));
+          if (isLayersModel(target)) await target.save(fileIOHandler(tmp));
+          fs.writeFileSync(path.join(tmp, "best.json"), JSON.stringify({ epoch, monitor, value }));
+          swapDir(tmp, ckBest);
+        }
+      }
+      wait = improvedEnough ? 0 : wait + 1;
+      const stop = !!opts.earlyStopping && wait >= opts.earlyStopping.patience;
+      if (stop) history.stoppedEarly = true;
+      if (ckLatest) {
+        fs.mkdirSync(opts.checkpointDir!, { recursive: true });
+        await saveCheckpoint(ckLatest, target, opt, { version: 1, epoch, history, rngState: rng.state(), wait, bestValue, stopped: stop });
+      }
+      await opts.callbacks?.onEpochEnd?.(logs, history);
+      if (stop) break;
+    }
+    if (opts.restoreBestWeights && bestWeights) {
+      const vars2 = stateTensors(target);
+      bestWeights.forEach((t, i) => vars2[i].variable.assign(t));
+    }
+  } finally {
+    // also on a crash (e.g. a callback throws): free what this call allocated
+    bestWeights?.forEach((t) => t.dispose());
+    // we own (and free) only optimizers we created from a spec
+    if (!isOptimizerInstance(opts.optimizer)) opt.dispose();
+  }
+  await opts.callbacks?.onTrainEnd?.(history);
+  return history;
+}
+
+/** Mean loss and accuracy over a stream, in inference mode. */
+export async function evaluateLoss(
+  target: TrainTarget,
+  data: BatchStream,
+  opts: { loss?: "categoricalCrossentropy" | "binaryCrossentropy" | LossFn; fromLogits?: boolean; numClasses?: number } = {},
+): Promise<{ loss: number; acc: number }> {
+  const kind = opts.loss ?? "categoricalCrossentropy";
+  const fromLogits = opts.fromLogits ?? false;
+  const lossFn = typeof kind === "function" ? kind : builtinLoss(kind, fromLogits);
+  let lossSum = 0;
+  let correct = 0;
+  let n = 0;
+  for await (const b of data.iterate(0)) {
+    const [l, c] = tf.tidy(() => {
+      const p = forward(target, b.x, false);
+      const k = opts.numClasses || p.shape[p.shape.length - 1];
+      return [lossFn(toTargets(b.y, k, 0), p), correctCount(b.y, p, kind === "binaryCrossentropy", fromLogits)];
+    });
+    lossSum += (await l.data())[0] * b.x.shape[0];
+    correct += (await c.data())[0];
+    n += b.x.shape[0];
+    l.dispose();
+    c.dispose();
+    b.x.dispose();
+    b.y.dispose();
+  }
+  return { loss: lossSum / Math.max(1, n), acc: correct / Math.max(1, n) };
+}

@@ -1,0 +1,231 @@
+/**
+ * Feature extraction with an on-disk cache: run a frozen backbone once over a dataset, store the features as raw
+ * float32 + JSON under buildDir()/cache/features/<key>/, and skip the backbone on reruns. The key hashes the
+ * backbone name, layer, preprocessing, input size, pooling and the dataset's content hash.
+ */
+import * as tf from "@tensorflow/tfjs";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as crypto from "node:crypto";
+import { buildDir } from "../config";
+import type { BatchStream, LabeledBatch } from "../types";
+import { applyPreprocessing, PreprocessingSpec } from "../models/zoo";
+import { cutAtLayer } from "./ops";
+import { createRng, seededPermutation } from "../train/rng";
+
+/** Features of a whole dataset, in the order the stream's `iterate(0)` yields samples. */
+export interface FeatureSet {
+  features: Float32Array;
+  /** Shape of one sample's features, e.g. [1280] or [7, 7, 1280]. */
+  featureShape: number[];
+  /** Class indices (int32) or multi-hot rows (float32). */
+  labels: Int32Array | Float32Array;
+  /** Shape of one sample's label: [] for class indices, [C] for multi-hot. */
+  labelShape: number[];
+  numSamples: number;
+  /** Cache key and folder. */
+  key: string;
+  dir: string;
+  /** True when read from the cache (the backbone did not run). */
+  fromCache: boolean;
+  /** Wall time of this call. */
+  seconds: number;
+}
+
+export interface ExtractFeaturesOptions {
+  backbone: tf.LayersModel;
+  /** Name used in the cache key, e.g. "mobilenet_v2_0.35". */
+  backboneName: string;
+  /** Layer to take features from (default: the backbone's output layer). */
+  layer?: string;
+  /** Applied to each batch's x before the backbone ("none" when the pipeline already did it). */
+  preprocessing: PreprocessingSpec | "none";
+  data: BatchStream;
+  /**
+   * Content hash of the dataset (e.g. from the loader, over file bytes). When omitted, the batches are hashed in a
+   * first pass, which decodes the images but still skips the backbone on a cache hit.
+   */
+  contentHash?: string;
+  /**
+   * Anything else that changes the features and is not in the key, e.g. the data pipeline's transforms when it
+   * normalises images itself (preprocessing "none") and `contentHash` covers only the files.
+   */
+  keyExtra?: string;
+  /** "avg" (default): global-average-pool 4-D maps to vectors; "none": keep the map. */
+  pool?: "avg" | "none";
+  /** Root of the cache (default buildDir()/cache/features). */
+  cacheRoot?: string;
+  /** Ignore any cached copy and recompute. */
+  refresh?: boolean;
+  onBatch?: (done: number, total: number) => void;
+}
+
+/** Root of the feature cache. */
+export function featureCacheRoot(): string {
+  return path.join(buildDir(), "cache", "features");
+}
+
+/** Hash the x and y of every batch of `iterate(0)` (disposes them). */
+export async function hashBatchStream(data: BatchStream): Promise<string> {
+  const h = crypto.createHash("sha256");
+  for await (const b of data.iterate(0)) {
+    for (const t of [b.x, b.y]) {
+      h.update(`${t.dtype}:${t.shape.join("x")};`);
+      const v = await t.data();
+      h.update(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+      t.dispose();
+    }
+  }
+  return h.digest("hex");
+}
+
+/** Hash files' bytes (e.g. a dataset's image files, sorted by path) for use as `contentHash`. */
+export function hashFiles(files: string[]): string {
+  const h = crypto.createHash("sha256");
+  for (const f of [...files].sort()) {
+    h.update(f.length + ":" + path.basename(f));
+    h.update(fs.readFileSync(f));
+  }
+  return h.digest("hex");
+}
+
+function readCache(dir: string): Omit<FeatureSet, "fromCache" | "seconds" | "key" | "dir"> | undefined {
+  const metaFile = path.join(dir, "meta.json");
+  if (!fs.existsSync(metaFile)) return undefined;
+  try {
+    const meta = JSON.parse(fs.readFileSync(metaFile, "utf8"));
+    const fb = fs.readFileSync(path.join(dir, "features.f32"));
+    const lb = fs.readFileSync(path.join(dir, "labels.bin"));
+    const perSample = meta.featureShape.reduce((a: number, b: number) => a * b, 1);
+    if (fb.byteLength !== meta.numSamples * perSample * 4) return undefined; // damaged: recompute
+    const features = new Float32Array(fb.buffer.slice(fb.byteOffset, fb.byteOffset + fb.byteLength));
+    const lab = lb.buffer.slice(lb.byteOffset, lb.byteOffset + lb.byteLength);
+    const labels = meta.labelDtype === "int32" ? new Int32Array(lab) : new Float32Array(lab);
+    return { features, featureShape: meta.featureShape, labels, labelShape: meta.labelShape, numSamples: meta.numSamples };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Extract (or load cached) features for every sample of `opts.data`. The backbone runs in inference mode
+ * (training=false) batch by batch; no tensors are kept.
+ */
+export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<FeatureSet> {
+  const t0 = Date.now();
+  const model = opts.layer && opts.backbone.outputs[0] && (opts.backbone.outputs[0] as any).sourceLayer?.name !== opts.layer ? cutAtLayer(opts.backbone, opts.layer) : opts.backbone;
+  const layer = opts.layer ?? (model.outputs[0] as any).sourceLayer?.name ?? "output";
+  const inShape = model.inputs[0].shape.slice(1);
+  const pool = opts.pool ?? "avg";
+  const contentHash = opts.contentHash ?? (await hashBatchStream(opts.data));
+  const keyParts = { v: 1, backbone: opts.backboneName, layer, preprocessing: opts.preprocessing, inputShape: inShape, pool, contentHash, extra: opts.keyExtra ?? null };
+  const key = crypto.createHash("sha256").update(JSON.stringify(keyParts)).digest("hex").slice(0, 24);
+  const dir = path.join(opts.cacheRoot ?? featureCacheRoot(), `${opts.backboneName.replace(/[^\w.-]/g, "_")}-${key}`);
+  if (!opts.refresh) {
+    const hit = readCache(dir);
+    if (hit) return { ...hit, key, dir, fromCache: true, seconds: (Date.now() - t0) / 1000 };
+  }
+  const featChunks: Float32Array[] = [];
+  const labelChunks: (Int32Array | Float32Array)[] = [];
+  let featureShape: number[] | undefined;
+  let labelShape: number[] = [];
+  let labelDtype: "int32" | "float32" = "int32";
+  let n = 0;
+  let done = 0;
+  for await (const b of opts.data.iterate(0) as AsyncIterable<LabeledBatch>) {
+    const f = tf.tidy(() => {
+      const x = applyPreprocessing(b.x, opts.preprocessing);
+      let y = model.predict(x) as tf.Tensor;
+      if (pool === "avg" && y.rank === 4) y = tf.mean(y, [1, 2]);
+      return y;
+    });
+    featureShape = f.shape.slice(1);
+    featChunks.push((await f.data()) as Float32Array);
+    f.dispose();
+    labelShape = b.y.shape.slice(1);
+    labelDtype = b.y.dtype === "int32" ? "int32" : "float32";
+    const yv = await b.y.data();
+    labelChunks.push(labelDtype === "int32" ? Int32Array.from(yv as Int32Array) : Float32Array.from(yv as Float32Array));
+    n += b.x.shape[0];
+    b.x.dispose();
+    b.y.dispose();
+    opts.onBatch?.(++done, opts.data.numBatches);
+  }
+  if (!featureShape) throw new Error("extractFeatures: the data stream yielded no batches.");
+  const features = concatF32(featChunks);
+  const labels = labelDtype === "int32" ? concatI32(labelChunks as Int32Array[]) : concatF32(labelChunks as Float32Array[]);
+  // Write to a temp folder then rename, so an interrupted run never leaves a half cache that looks complete.
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  fs.mkdirSync(tmp, { recursive: true });
+  fs.writeFileSync(path.join(tmp, "features.f32"), Buffer.from(features.buffer, features.byteOffset, features.byteLength));
+  fs.writeFileSync(path.join(tmp, "labels.bin"), Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength));
+  fs.writeFileSync(
+    path.join(tmp, "meta.json"),
+    JSON.stringify({ ...keyParts, key, numSamples: n, featureShape, labelShape, labelDtype, createdAt: new Date().toISOString() }, null, 2),
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(tmp, dir);
+  return { features, featureShape, labels, labelShape, numSamples: n, key, dir, fromCache: false, seconds: (Date.now() - t0) / 1000 };
+}
+
+function concatF32(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+function concatI32(parts: Int32Array[]): Int32Array {
+  const out = new Int32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export interface FeatureStreamOptions {
+  batchSize: number;
+  /** Shuffle each epoch with seed + epoch (default false). */
+  shuffle?: boolean;
+  seed?: number;
+  /** Restrict to these sample indices (train/val splits of one extracted set). */
+  indices?: ArrayLike<number>;
+}
+
+/** A BatchStream over in-memory features (for training heads on cached features). */
+export function featureBatchStream(set: Pick<FeatureSet, "features" | "featureShape" | "labels" | "labelShape" | "numSamples">, opts: FeatureStreamOptions): BatchStream {
+  const idx = opts.indices ? Int32Array.from(opts.indices) : Int32Array.from({ length: set.numSamples }, (_, i) => i);
+  const d = set.featureShape.reduce((a, b) => a * b, 1);
+  const ld = set.labelShape.reduce((a, b) => a * b, 1);
+  const bs = opts.batchSize;
+  const numBatches = Math.ceil(idx.length / bs);
+  return {
+    numSamples: idx.length,
+    batchSize: bs,
+    numBatches,
+    async *iterate(epoch = 0) {
+      let order = idx;
+      if (opts.shuffle) {
+        const p = seededPermutation(idx.length, createRng((opts.seed ?? 0) * 7919 + epoch));
+        order = Int32Array.from(p, (k) => idx[k]);
+      }
+      for (let b = 0; b < numBatches; b++) {
+        const sel = order.subarray(b * bs, Math.min(order.length, (b + 1) * bs));
+        const xs = new Float32Array(sel.length * d);
+        const ys = set.labels instanceof Int32Array ? new Int32Array(sel.length * ld) : new Float32Array(sel.length * ld);
+        sel.forEach((s, i) => {
+          xs.set(set.features.subarray(s * d, (s + 1) * d), i * d);
+          ys.set(set.labels.subarray(s * ld, (s + 1) * ld) as any, i * ld);
+        });
+        yield {
+          x: tf.tensor(xs, [sel.length, ...set.featureShape], "float32"),
+          y: tf.tensor(ys, [sel.length, ...set.labelShape], set.labels instanceof Int32Array ? "int32" : "float32"),
+        };
+      }
+    },
+  };
+}
