@@ -4,11 +4,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-  trainModel, createOptimizer, stepLR, cosineLR, linearWarmup, constantLR, createRng, seededPermutation, withSeededMathRandom,
+  trainModel, createOptimizer, stepLR, cosineLR, linearWarmup, constantLR, withSeededMathRandom,
   evaluateLoss, checkpointEpoch, type TrainOptions, type EpochLogs,
 } from "../../src/helpers/train";
 import { buildHeadModel, featureBatchStream, freezeLayers, GroupedOptimizer } from "../../src/helpers/transfer";
 import { buildSmallCnn, loadLayersModelFromDir } from "../../src/helpers/models";
+import { Rng } from "../../src/helpers/data";
 
 let tmp: string;
 beforeAll(async () => {
@@ -19,7 +20,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Two Gaussian blobs in `d` dims (class 0 around -1, class 1 around +1), seeded. */
 function blobs(n: number, d: number, seed: number, noise = 1) {
-  const rng = createRng(seed);
+  const rng = new Rng(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
   const features = new Float32Array(n * d);
   const labels = new Int32Array(n);
@@ -45,14 +46,9 @@ describe("schedules and rng", () => {
     expect(constantLR()(ctx(3, 30))).toBe(1);
     expect(() => stepLR(0)).toThrow(/stepSize must be > 0/);
   });
-  it("rng state round-trips and seeds Math.random only inside the call", () => {
-    const a = createRng(5);
-    a.next();
-    const b = createRng(5, a.state());
-    expect(a.next()).toBe(b.next());
-    expect(Array.from(seededPermutation(5, createRng(1))).sort()).toEqual([0, 1, 2, 3, 4]);
-    const r1 = withSeededMathRandom(createRng(9), () => tf.randomUniform([4]).dataSync());
-    const r2 = withSeededMathRandom(createRng(9), () => tf.randomUniform([4]).dataSync());
+  it("seeds Math.random only inside the call", () => {
+    const r1 = withSeededMathRandom(new Rng(9), () => tf.randomUniform([4]).dataSync());
+    const r2 = withSeededMathRandom(new Rng(9), () => tf.randomUniform([4]).dataSync());
     expect(Array.from(r1)).toEqual(Array.from(r2));
     expect(Math.random).not.toBe(undefined);
   });
@@ -254,11 +250,12 @@ describe("resume after SIGKILL", () => {
   const script = (lib: string, ckpt: string, out: string) => `
     const tf = require("@tensorflow/tfjs");
     const fs = require("node:fs");
-    const { trainModel, createRng, cosineLR } = require(${JSON.stringify(path.join(lib, "train"))});
+    const { trainModel, cosineLR } = require(${JSON.stringify(path.join(lib, "train"))});
+    const { Rng } = require(${JSON.stringify(path.join(lib, "data"))});
     const { buildHeadModel, featureBatchStream } = require(${JSON.stringify(path.join(lib, "transfer"))});
     async function main() {
       await tf.setBackend("cpu");
-      const rng = createRng(21);
+      const rng = new Rng(21);
       const n = 96, d = 10;
       const features = new Float32Array(n * d), labels = new Int32Array(n);
       for (let i = 0; i < n; i++) { labels[i] = i % 3; for (let j = 0; j < d; j++) features[i * d + j] = (j % 3 === labels[i] ? 1 : 0) + rng.next(); }

@@ -118,6 +118,10 @@ async function activate(name: string): Promise<boolean> {
   try {
     const ok = await tf.setBackend(name);
     await tf.ready();
+    // tfjs's CPU backends print a "install tfjs-node" banner on first use; our own banner already says
+    // which backend runs and why, so mark it as shown.
+    const b = tf.backend() as unknown as { firstUse?: boolean };
+    if (b && typeof b.firstUse === "boolean") b.firstUse = false;
     return ok && tf.getBackend() === name;
   } catch {
     return false;

@@ -32,3 +32,5 @@ export {
 export * from "./pipeline";
 export * from "./transforms";
 export * from "./mnistm";
+export * from "./presets";
+export * from "./batchResize";

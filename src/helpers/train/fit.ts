@@ -12,7 +12,8 @@ import * as path from "node:path";
 import type { BatchStream } from "../types";
 import { GroupedOptimizer, setOptimizerLearningRate, OptimizerWeight } from "../transfer/paramGroups";
 import { LrSchedule } from "./schedules";
-import { createRng, withSeededMathRandom } from "./rng";
+import { Rng, type RngState } from "../data/pipeline";
+import { withSeededMathRandom } from "./rng";
 import { readTensors, writeTensors } from "./tensorFiles";
 import { fileIOHandler } from "../models/io";
 
@@ -191,10 +192,10 @@ function swapDir(tmp: string, dir: string): void {
 }
 
 interface CkptState {
-  version: 1;
+  version: typeof CHECKPOINT_VERSION;
   epoch: number;
   history: TrainingHistory;
-  rngState: number;
+  rngState: RngState;
   wait: number;
   bestValue: number | null;
   stopped: boolean;
@@ -237,9 +238,20 @@ async function restoreOptimizer(dir: string, opt: tf.Optimizer | GroupedOptimize
   ws.forEach((w) => w.tensor.dispose());
 }
 
+/** Bumped when the checkpoint layout changes (2: the RNG state is the pipeline Rng's four words). */
+const CHECKPOINT_VERSION = 2;
+
 function readState(dir: string): CkptState | undefined {
   const f = path.join(dir, "state.json");
-  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, "utf8")) as CkptState) : undefined;
+  if (!fs.existsSync(f)) return undefined;
+  const st = JSON.parse(fs.readFileSync(f, "utf8")) as CkptState;
+  if (st.version !== CHECKPOINT_VERSION) {
+    throw new Error(
+      `The checkpoint in ${dir} has format version ${String(st.version)}, but these helpers read version ${CHECKPOINT_VERSION}. ` +
+        `Delete that folder to start over, or pass resume: false.`,
+    );
+  }
+  return st;
 }
 
 /** Whether a checkpoint folder holds a resumable run; returns the last completed epoch (0-based) or undefined. */
@@ -279,7 +291,7 @@ export async function trainModel(target: TrainTarget, train: BatchStream, opts: 
   let numClasses = outShape ? (outShape[outShape.length - 1] as number) : 0;
 
   let history: TrainingHistory = { epochs: [], stoppedEarly: false, startEpoch: 0 };
-  let rng = createRng(seed);
+  let rng = new Rng(seed);
   let wait = 0;
   let bestValue: number | null = null;
   let bestWeights: tf.Tensor[] | undefined;
@@ -293,7 +305,7 @@ export async function trainModel(target: TrainTarget, train: BatchStream, opts: 
       restoreWeights(dir, target);
       await restoreOptimizer(dir, opt);
       history = { ...st.history, startEpoch: st.epoch + 1 };
-      rng = createRng(seed, st.rngState);
+      rng = Rng.fromState(st.rngState);
       wait = st.wait;
       bestValue = st.bestValue;
       if (opts.restoreBestWeights && ckBest && fs.existsSync(path.join(ckBest, "weights.json"))) {
@@ -394,7 +406,7 @@ export async function trainModel(target: TrainTarget, train: BatchStream, opts: 
       if (stop) history.stoppedEarly = true;
       if (ckLatest) {
         fs.mkdirSync(opts.checkpointDir!, { recursive: true });
-        await saveCheckpoint(ckLatest, target, opt, { version: 1, epoch, history, rngState: rng.state(), wait, bestValue, stopped: stop });
+        await saveCheckpoint(ckLatest, target, opt, { version: CHECKPOINT_VERSION, epoch, history, rngState: rng.state(), wait, bestValue, stopped: stop });
       }
       await opts.callbacks?.onEpochEnd?.(logs, history);
       if (stop) break;

@@ -3,3 +3,4 @@ export * from "./fit";
 export * from "./schedules";
 export * from "./rng";
 export * from "./tensorFiles";
+export * from "./summary";

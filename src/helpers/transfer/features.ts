@@ -11,7 +11,7 @@ import { buildDir } from "../config";
 import type { BatchStream, LabeledBatch } from "../types";
 import { applyPreprocessing, PreprocessingSpec } from "../models/zoo";
 import { cutAtLayer } from "./ops";
-import { createRng, seededPermutation } from "../train/rng";
+import { featureStream } from "../data/pipeline";
 
 /** Features of a whole dataset, in the order the stream's `iterate(0)` yields samples. */
 export interface FeatureSet {
@@ -196,36 +196,22 @@ export interface FeatureStreamOptions {
   indices?: ArrayLike<number>;
 }
 
-/** A BatchStream over in-memory features (for training heads on cached features). */
+/**
+ * A BatchStream over an extracted FeatureSet (for training heads on cached features): the pipeline's
+ * `featureStream`, with x reshaped back to the set's feature shape when it is a map (pool "none").
+ */
 export function featureBatchStream(set: Pick<FeatureSet, "features" | "featureShape" | "labels" | "labelShape" | "numSamples">, opts: FeatureStreamOptions): BatchStream {
-  const idx = opts.indices ? Int32Array.from(opts.indices) : Int32Array.from({ length: set.numSamples }, (_, i) => i);
-  const d = set.featureShape.reduce((a, b) => a * b, 1);
-  const ld = set.labelShape.reduce((a, b) => a * b, 1);
-  const bs = opts.batchSize;
-  const numBatches = Math.ceil(idx.length / bs);
-  return {
-    numSamples: idx.length,
-    batchSize: bs,
-    numBatches,
-    async *iterate(epoch = 0) {
-      let order = idx;
-      if (opts.shuffle) {
-        const p = seededPermutation(idx.length, createRng((opts.seed ?? 0) * 7919 + epoch));
-        order = Int32Array.from(p, (k) => idx[k]);
-      }
-      for (let b = 0; b < numBatches; b++) {
-        const sel = order.subarray(b * bs, Math.min(order.length, (b + 1) * bs));
-        const xs = new Float32Array(sel.length * d);
-        const ys = set.labels instanceof Int32Array ? new Int32Array(sel.length * ld) : new Float32Array(sel.length * ld);
-        sel.forEach((s, i) => {
-          xs.set(set.features.subarray(s * d, (s + 1) * d), i * d);
-          ys.set(set.labels.subarray(s * ld, (s + 1) * ld) as any, i * ld);
-        });
-        yield {
-          x: tf.tensor(xs, [sel.length, ...set.featureShape], "float32"),
-          y: tf.tensor(ys, [sel.length, ...set.labelShape], set.labels instanceof Int32Array ? "int32" : "float32"),
-        };
-      }
-    },
-  };
+  const dim = set.featureShape.reduce((a, b) => a * b, 1);
+  const labelDim = set.labelShape.length ? set.labelShape.reduce((a, b) => a * b, 1) : undefined;
+  return featureStream({
+    features: set.features,
+    dim,
+    labels: set.labels,
+    labelDim,
+    batchSize: opts.batchSize,
+    shuffle: opts.shuffle ?? false,
+    seed: opts.seed ?? 0,
+    indices: opts.indices,
+    batchTransform: set.featureShape.length > 1 ? (b) => ({ x: b.x.reshape([-1, ...set.featureShape]), y: b.y }) : undefined,
+  });
 }
