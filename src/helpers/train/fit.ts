@@ -238,6 +238,41 @@ async function restoreOptimizer(dir: string, opt: tf.Optimizer | GroupedOptimize
   ws.forEach((w) => w.tensor.dispose());
 }
 
+/**
+ * Labels that don't fit the model would train silently on garbage (tf.oneHot maps an out-of-range index to
+ * all zeros), so every batch is checked before its step: the first bad batch stops training with a clear error.
+ */
+export function checkBatchLabels(y: tf.Tensor, numClasses: number, multiLabel: boolean, where: string): void {
+  if (!numClasses) return;
+  if (multiLabel || y.rank === 2) {
+    if (y.rank !== 2 || y.shape[1] !== numClasses) {
+      throw new Error(`Labels at ${where} have shape [${y.shape}] but the model has ${numClasses} outputs; multi-label targets must be [batch, ${numClasses}].`);
+    }
+    return;
+  }
+  if (y.rank !== 1) throw new Error(`Labels at ${where} have shape [${y.shape}]; single-label training needs class indices of shape [batch].`);
+  const v = y.dataSync();
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isInteger(v[i]) || v[i] < 0 || v[i] >= numClasses) {
+      throw new Error(
+        `Label ${v[i]} at ${where} (sample ${i}) is not a class index of this model (0..${numClasses - 1}). ` +
+          `Check that the dataset's class list matches the classifier head (numClasses) and that labels are integers.`,
+      );
+    }
+  }
+}
+
+/** Turn an allocation failure into advice: which batch size failed, and what to try. Other errors pass through. */
+export function explainOutOfMemory(e: unknown, batchSize: number): unknown {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (!/allocation failed|invalid typed array length|cannot enlarge memory|out of memory|\bOOM\b|memory access out of bounds|bad_alloc/i.test(msg)) return e;
+  const smaller = Math.max(1, Math.floor(batchSize / 2));
+  return new Error(
+    `Out of memory during a training step with batch size ${batchSize} on the '${tf.getBackend()}' backend (${msg.split("\n")[0]}). ` +
+      `Use a smaller batch (e.g. batchSize: ${smaller}) or a smaller input size, and restart the kernel to free memory.`,
+  );
+}
+
 /** Bumped when the checkpoint layout changes (2: the RNG state is the pipeline Rng's four words). */
 const CHECKPOINT_VERSION = 2;
 
@@ -343,7 +378,10 @@ export async function trainModel(target: TrainTarget, train: BatchStream, opts: 
         const bs = b.x.shape[0];
         const factor = opts.schedule ? opts.schedule({ epoch, step: epoch * train.numBatches + batch, stepsPerEpoch: train.numBatches, epochs: opts.epochs }) : 1;
         setFactor(factor);
-        const [lossT, corrT] = withSeededMathRandom(rng, () =>
+        checkBatchLabels(b.y, numClasses, multiLabel, `epoch ${epoch + 1}, batch ${batch + 1}`);
+        let stepOut: tf.Tensor[];
+        try {
+          stepOut = withSeededMathRandom(rng, () =>
           tf.tidy(() => {
             let corr: tf.Scalar | undefined;
             const { value, grads } = tf.variableGrads(() => {
@@ -357,7 +395,11 @@ export async function trainModel(target: TrainTarget, train: BatchStream, opts: 
             for (const v of decayVars) v.assign(tf.mul(v, 1 - lrOf(v.name) * opts.weightDecay!));
             return [value, corr!];
           }),
-        );
+          );
+        } catch (e) {
+          throw explainOutOfMemory(e, bs);
+        }
+        const [lossT, corrT] = stepOut;
         const lossV = (await lossT.data())[0];
         correct += (await corrT.data())[0];
         lossT.dispose();
