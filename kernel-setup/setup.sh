@@ -47,10 +47,13 @@ apt_install OPTIONAL dataset-fashion-mnist
 [ "${TL_WITH_JUPYTER_UI:-0}" = 1 ] && apt_install REQUIRED jupyter-notebook
 
 # --- npm dependencies ---------------------------------------------------------------------------
-# `npm ci` only when node_modules is missing or older than the lockfile, so re-runs are instant.
+# Only when node_modules is missing or older than the lockfile, so re-runs are instant.
+# `npm install --no-save` rather than `npm ci`: npm 11 writes only this platform's optional packages
+# (rollup's native builds) into the lockfile and `npm ci` then rejects it as out of sync on a clean
+# machine; `install --no-save` follows the lockfile and never rewrites it.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  say "installing npm dependencies"
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 
 # --- Native kernels (optional) and the helpers package ------------------------------------------
