@@ -21,8 +21,7 @@ bench: setup
 
 # Interactive Jupyter on the notebooks: loopback only, with a token (printed on start).
 jupyter:
-	@TL_WITH_JUPYTER_UI=1 bash kernel-setup/setup.sh
-	cd notebooks && jupyter notebook --ip=127.0.0.1 --no-browser
+	@bash kernel-setup/jupyter.sh
 
 clean:
 	rm -rf build src/helpers/dist native/build
