@@ -3,9 +3,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { outputsByMime, runNotebook, type NotebookRunOutput } from "./run-notebook";
 
 let nb: NotebookRunOutput;
-beforeAll(() => {
-  nb = runNotebook("00-setup", 300);
-});
+beforeAll(async () => {
+  nb = await runNotebook("00-setup", 300);
+}, (300 + 120) * 1000);
 
 describe("00-setup (quick)", () => {
   it("publishes the results contract with the real hymenoptera counts", () => {

@@ -8,9 +8,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { outputsByMime, runNotebook, TEST_BUILD, type NotebookRunOutput } from "./run-notebook";
 
 let nb: NotebookRunOutput;
-beforeAll(() => {
-  nb = runNotebook("03-fine-tuning", 1500);
-});
+beforeAll(async () => {
+  nb = await runNotebook("03-fine-tuning", 1500);
+}, (1500 + 120) * 1000);
 
 describe("03-fine-tuning (quick)", () => {
   it("publishes the three runs' best validation accuracies", () => {

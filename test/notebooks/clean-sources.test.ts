@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(__dirname, "../..");
-const dirs = [path.join(ROOT, "notebooks"), path.join(__dirname, "fixtures")];
+const dirs = [path.join(ROOT, "notebooks"), path.join(ROOT, "notebooks", "drafts"), path.join(__dirname, "fixtures")];
 const notebooks = dirs.flatMap((d) => fs.readdirSync(d).filter((f) => f.endsWith(".ipynb")).map((f) => path.join(d, f)));
 
 describe("source notebooks", () => {

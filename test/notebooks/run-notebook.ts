@@ -1,5 +1,4 @@
 /** Shared by the notebook tests: execute one course notebook (quick profile) through the real runner. */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { NotebookResults } from "../../src/helpers/results";
@@ -18,25 +17,6 @@ export interface NotebookRunOutput {
   handout: string;
 }
 
-export function runNotebook(stem: string, timeoutS = 1500): NotebookRunOutput {
-  process.env.TL_CACHE_DIR ??= path.resolve(ROOT, "../shared/cache");
-  const r = spawnSync("/usr/bin/python3", [path.join(ROOT, "tools/run_notebooks.py"), "--profile", "quick", "--out", TEST_BUILD, stem], {
-    cwd: ROOT,
-    env: process.env,
-    encoding: "utf8",
-    timeout: (timeoutS + 60) * 1000,
-  });
-  const log = `${r.stdout}\n${r.stderr}`;
-  if (r.status !== 0) throw new Error(`notebook ${stem} failed (exit ${r.status}):\n${log}`);
-  const read = (p: string) => fs.readFileSync(path.join(TEST_BUILD, p), "utf8");
-  return {
-    code: r.status,
-    log,
-    results: JSON.parse(read(`results/${stem}.json`)),
-    executed: JSON.parse(read(`notebooks/${stem}.ipynb`)),
-    handout: read(`handouts/${stem}.html`),
-  };
-}
 
 /** All outputs of an executed notebook, flattened: MIME type -> list of payloads. */
 export function outputsByMime(executed: any): Map<string, string[]> {
@@ -51,4 +31,32 @@ export function outputsByMime(executed: any): Map<string, string[]> {
 }
 function push(m: Map<string, string[]>, k: string, v: string) {
   m.set(k, [...(m.get(k) ?? []), v]);
+}
+
+/**
+ * Execute one notebook (quick profile) through the real runner. Asynchronous on purpose: a notebook that runs for
+ * minutes under spawnSync starves vitest's worker RPC ("Timeout calling onTaskUpdate"), which fails the file.
+ */
+export async function runNotebook(stem: string, timeoutS = 1500): Promise<NotebookRunOutput> {
+  process.env.TL_CACHE_DIR ??= path.resolve(ROOT, "../shared/cache");
+  const { spawn } = await import("node:child_process");
+  const child = spawn("/usr/bin/python3", [path.join(ROOT, "tools/run_notebooks.py"), "--profile", "quick", "--out", TEST_BUILD, stem], {
+    cwd: ROOT,
+    env: process.env,
+  });
+  let log = "";
+  child.stdout.on("data", (d) => (log += d));
+  child.stderr.on("data", (d) => (log += d));
+  const timer = setTimeout(() => child.kill("SIGTERM"), (timeoutS + 60) * 1000);
+  const code: number | null = await new Promise((resolve) => child.on("close", (c) => resolve(c)));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`notebook ${stem} failed (exit ${code}):\n${log}`);
+  const read = (p: string) => fs.readFileSync(path.join(TEST_BUILD, p), "utf8");
+  return {
+    code,
+    log,
+    results: JSON.parse(read(`results/${stem}.json`)),
+    executed: JSON.parse(read(`notebooks/${stem}.ipynb`)),
+    handout: read(`handouts/${stem}.html`),
+  };
 }

@@ -301,3 +301,4 @@ export function buildComparisonRows(runs: RunSummary[], opts: { metrics?: string
     return row;
   });
 }
+export * from "./pca";

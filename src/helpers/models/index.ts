@@ -3,3 +3,5 @@ export * from "./io";
 export * from "./zoo";
 export * from "./builders";
 export * from "./saved";
+export * from "./inputSize";
+export * from "./fingerprint";

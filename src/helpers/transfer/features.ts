@@ -12,6 +12,7 @@ import type { BatchStream, LabeledBatch } from "../types";
 import { applyPreprocessing, PreprocessingSpec } from "../models/zoo";
 import { cutAtLayer } from "./ops";
 import { featureStream } from "../data/pipeline";
+import { weightsFingerprint } from "../models/fingerprint";
 
 /** Features of a whole dataset, in the order the stream's `iterate(0)` yields samples. */
 export interface FeatureSet {
@@ -118,7 +119,9 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
   const inShape = model.inputs[0].shape.slice(1);
   const pool = opts.pool ?? "avg";
   const contentHash = opts.contentHash ?? (await hashBatchStream(opts.data));
-  const keyParts = { v: 1, backbone: opts.backboneName, layer, preprocessing: opts.preprocessing, inputShape: inShape, pool, contentHash, extra: opts.keyExtra ?? null };
+  // The weights are part of the key: a backbone fine-tuned (or trained) in the notebook under the same name must
+  // never get the pretrained backbone's cached features back.
+  const keyParts = { v: 2, backbone: opts.backboneName, weights: weightsFingerprint(model), layer, preprocessing: opts.preprocessing, inputShape: inShape, pool, contentHash, extra: opts.keyExtra ?? null };
   const key = crypto.createHash("sha256").update(JSON.stringify(keyParts)).digest("hex").slice(0, 24);
   const dir = path.join(opts.cacheRoot ?? featureCacheRoot(), `${opts.backboneName.replace(/[^\w.-]/g, "_")}-${key}`);
   if (!opts.refresh) {

@@ -3,3 +3,6 @@ export * from "./ops";
 export * from "./features";
 export * from "./paramGroups";
 export * from "./gradientReversal";
+export * from "./arrayFeatures";
+export * from "./dann";
+export * from "./weightChange";

@@ -1,4 +1,17 @@
-// STUB: owned by the performance helper, who replaces this directory's contents.
+// Optional native tfjs backend "torch": the pure-JS cpu backend (MathBackendCPU) with
+// its hot kernels (convolutions and their gradients, matmul, batch norm) replaced by
+// libtorch/ATen calls through native/build/torch_kernels.node. Everything not
+// replaced, and every case a native kernel does not cover, runs the stock cpu code.
+import * as os from "node:os";
+import * as tf from "@tensorflow/tfjs";
+import { loadAddon, type TorchAddon } from "./addon";
+import { registerCopyKernels } from "./copyKernels";
+import { patchBatchNormalization, patchDense, patchReLU6, registerBatchNormTrainGradient } from "./layers";
+import {
+  BN_GRAD_KERNEL, CLIP_GRAD_KERNEL, MEAN_GRAD_KERNEL, RELU6_GRAD_KERNEL, RELU_GRAD_KERNEL, SQUARE_GRAD_KERNEL,
+  bnGradSupported, fallbackCounts, gradientKernels, nativeKernels, withFallback,
+} from "./kernels";
+
 export interface NativeBackendStatus {
   ok: boolean;
   /** Backend name registered with tfjs when ok (e.g. "torch"). */
@@ -8,7 +21,139 @@ export interface NativeBackendStatus {
   /** Why it is unavailable, when not ok. */
   reason?: string;
 }
+
+export const NATIVE_BACKEND_NAME = "torch";
+
+let cached: NativeBackendStatus | undefined;
+
+let nativeNames: string[] = [];
+/** Per kernel, how many calls on "torch" fell back to the cpu code (unsupported layout/dtype/shape). */
+export function nativeFallbackCounts(reset = false): Record<string, number> {
+  const out = { ...fallbackCounts };
+  if (reset) for (const k of Object.keys(fallbackCounts)) delete fallbackCounts[k];
+  return out;
+}
+/** Kernel names that run natively on "torch" (the rest are the cpu backend's). */
+export function nativeKernelNames(): string[] {
+  return [...nativeNames];
+}
+
+type GradMap = ReturnType<tf.GradConfig["gradFunc"]>;
+type FastGrad = (dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => GradMap | null;
+
+/**
+ * Gradients are global in tfjs (not per backend), so each override runs its fast path only
+ * on "torch" and for supported inputs (returning null otherwise), delegating to the original.
+ */
+function overrideGradient(kernelName: string, fast: FastGrad): void {
+  const original = tf.getGradient(kernelName);
+  if (!original || (original as { torchOverride?: boolean }).torchOverride) return;
+  const config: tf.GradConfig & { torchOverride: boolean } = {
+    ...original,
+    torchOverride: true,
+    gradFunc: (dy, saved, attrs) => {
+      if (tf.getBackend() === NATIVE_BACKEND_NAME && !Array.isArray(dy) && dy.dtype === "float32") {
+        const g = fast(dy, saved, attrs);
+        if (g) return g;
+      }
+      return original.gradFunc(dy, saved, attrs);
+    },
+  };
+  tf.registerGradient(config);
+}
+
+const isF32 = (...ts: (tf.Tensor | undefined | null)[]) => ts.every((t) => !t || t.dtype === "float32");
+const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) =>
+  tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
+
+function overrideGradients(): void {
+  // Stock: Tile + 4 separate reductions; here one native pass gives all five gradients.
+  overrideGradient("FusedBatchNorm", (dy, saved, attrs) => {
+    const [x, mean, variance, scale] = saved;
+    if (!isF32(x, mean, variance, scale) || !bnGradSupported(x, mean, variance, scale)) return null;
+    // Computed eagerly like the stock gradient's shared terms: the enclosing backward
+    // tidy disposes whichever of the five the engine does not consume.
+    const inputs: tf.NamedTensorMap = { x, dy, mean, variance };
+    if (scale) inputs.scale = scale;
+    const outs = tf.engine().runKernel(BN_GRAD_KERNEL, inputs, { varianceEpsilon: attrs.varianceEpsilon }) as tf.Tensor[];
+    const [dx, dMean, dVar, dScale, dOffset] = outs;
+    return {
+      x: () => dx,
+      mean: () => tf.reshape(dMean, mean.shape),
+      variance: () => tf.reshape(dVar, mean.shape),
+      scale: () => tf.reshape(dScale, mean.shape),
+      offset: () => tf.reshape(dOffset, mean.shape),
+    };
+  });
+  // Stock: GreaterEqual, LessEqual, LogicalAnd, ZerosLike, Select (the ReLU6 layer's clip).
+  overrideGradient("ClipByValue", (dy, [x], attrs) =>
+    isF32(x) ? { x: () => run(CLIP_GRAD_KERNEL, { dy, x }, attrs) } : null);
+  // Stock: Step, Cast, Multiply.
+  overrideGradient("Relu", (dy, [x]) => (isF32(x) ? { x: () => run(RELU_GRAD_KERNEL, { a: dy, b: x }) } : null));
+  // Stock: LessEqual, Step, Multiply, Cast, Multiply.
+  overrideGradient("Relu6", (dy, [x]) => (isF32(x) ? { x: () => run(RELU6_GRAD_KERNEL, { a: dy, b: x }) } : null));
+  // Stock: Cast, Multiply, Multiply.
+  overrideGradient("Square", (dy, [x]) => (isF32(x) ? { x: () => run(SQUARE_GRAD_KERNEL, { a: dy, b: x }) } : null));
+  // Stock: Reshape, OnesLike-sized Fill, Multiply, RealDiv (all full size).
+  overrideGradient("Mean", (dy, [x], attrs) => {
+    if (!isF32(x)) return null;
+    const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
+    const reduceSize = axes.reduce((p, a) => p * x.shape[a], 1);
+    const keep = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    return { x: () => run(MEAN_GRAD_KERNEL, { dy: tf.reshape(dy, keep) }, { shape: x.shape, scale: 1 / reduceSize }) };
+  });
+}
+
+function register(addon: TorchAddon): void {
+  // The cpu backend's class, taken from the live instance so it is the same tfjs-core copy.
+  const cpu = tf.findBackend("cpu");
+  if (!cpu) throw new Error("tfjs cpu backend is not registered");
+  const CpuBackend = cpu.constructor as new () => tf.KernelBackend;
+  // Priority below wasm/cpu defaults: the caller (or TL_BACKEND) opts in with setBackend.
+  if (!tf.registerBackend(NATIVE_BACKEND_NAME, () => new CpuBackend(), 0)) {
+    throw new Error(`tfjs refused to register backend "${NATIVE_BACKEND_NAME}"`);
+  }
+  const cpuKernels = new Map<string, tf.KernelConfig>();
+  for (const k of tf.getKernelsForBackend("cpu")) {
+    cpuKernels.set(k.kernelName, k);
+    tf.registerKernel({ ...k, backendName: NATIVE_BACKEND_NAME });
+  }
+  for (const [name, native] of Object.entries(nativeKernels(addon))) {
+    const cpuKernel = cpuKernels.get(name);
+    if (cpuKernel) tf.unregisterKernel(name, NATIVE_BACKEND_NAME);
+    tf.registerKernel({ kernelName: name, backendName: NATIVE_BACKEND_NAME, kernelFunc: withFallback(name, native, cpuKernel?.kernelFunc) });
+  }
+  for (const [name, kernelFunc] of Object.entries(gradientKernels(addon))) {
+    tf.registerKernel({ kernelName: name, backendName: NATIVE_BACKEND_NAME, kernelFunc });
+  }
+  registerCopyKernels(NATIVE_BACKEND_NAME); // Slice/PadV2 as block copies (MobileNetV2 pads at 224)
+  overrideGradients();
+  registerBatchNormTrainGradient();
+  patchBatchNormalization(NATIVE_BACKEND_NAME);
+  patchReLU6(NATIVE_BACKEND_NAME);
+  patchDense(NATIVE_BACKEND_NAME);
+  nativeNames = [...Object.keys(nativeKernels(addon)), ...Object.keys(gradientKernels(addon))];
+}
+
 /** Register the native (libtorch) tfjs backend if its addon was built; never throws. */
 export function tryRegisterNativeBackend(): NativeBackendStatus {
-  return { ok: false, reason: "native addon not built" };
+  if (cached) return cached;
+  const { addon, reason } = loadAddon();
+  if (!addon) return (cached = { ok: false, reason });
+  try {
+    const threads = Number(process.env.TL_TORCH_THREADS) || os.cpus().length || 1;
+    addon.setNumThreads(threads);
+    if (!tf.findBackend(NATIVE_BACKEND_NAME)) register(addon);
+    return (cached = { ok: true, name: NATIVE_BACKEND_NAME, detail: addon.info() });
+  } catch (e) {
+    try {
+      tf.removeBackend(NATIVE_BACKEND_NAME);
+      for (const k of tf.getKernelsForBackend(NATIVE_BACKEND_NAME)) tf.unregisterKernel(k.kernelName, NATIVE_BACKEND_NAME);
+    } catch {
+      /* best effort: a half-registered backend is never selected by default (priority 0) */
+    }
+    return (cached = { ok: false, reason: `native backend registration failed: ${(e as Error).message}` });
+  }
 }
+
+export { registerWasmTrainingKernels } from "./wasm-grads";

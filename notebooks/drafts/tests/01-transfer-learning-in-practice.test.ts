@@ -1,0 +1,62 @@
+/** Chapter 1 (quick profile): AlexNet-style CNN from scratch vs frozen MobileNetV2 features, on CIFAR-10's full test batch. */
+import { beforeAll, describe, expect, it } from "vitest";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { outputsByMime, runNotebook, TEST_BUILD, type NotebookRunOutput } from "../../../test/notebooks/run-notebook";
+
+const STEM = "01-transfer-learning-in-practice";
+let nb: NotebookRunOutput;
+let second: NotebookRunOutput | undefined;
+beforeAll(async () => {
+  nb = await runNotebook(STEM, 2400);
+  // A rerun reuses the cached features and the scratch model's checkpoint, so it is cheap: check the cache is used.
+  if (nb.results.metrics.features_cached !== 1) second = await runNotebook(STEM, 900);
+}, 3_600_000);
+
+describe(`${STEM} (quick)`, () => {
+  it("evaluates both methods on the full 10,000-image test batch after training on data_batch_1", () => {
+    expect(nb.results.profile).toBe("quick");
+    expect(nb.results.metrics.test_images).toBe(10000);
+    expect(nb.results.metrics.train_images).toBe(10000);
+  });
+
+  it("reaches the targets: scratch >= 65%, pretrained features + head >= 80%", () => {
+    expect(nb.results.metrics.scratch_test_acc).toBeGreaterThanOrEqual(0.65);
+    expect(nb.results.metrics.features_test_acc).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it("shows the sample grid, augmentation grid, training curves, per-class chart and confusion matrix", () => {
+    const out = outputsByMime(nb.executed);
+    const pngs = out.get("image/png") ?? [];
+    expect(pngs.length).toBeGreaterThanOrEqual(5);
+    for (const p of pngs) expect(Buffer.from(p, "base64").subarray(1, 4).toString()).toBe("PNG");
+    expect(nb.handout.match(/<img src="data:image\/png;base64,/g)?.length ?? 0).toBeGreaterThanOrEqual(5);
+    const html = (out.get("text/html") ?? []).join("");
+    expect(html).toMatch(/test_accuracy/);
+    expect(html).toMatch(/wall_time/);
+    expect(html).toMatch(/input_size/);
+  });
+
+  it("measures the input size on a training-batch split", () => {
+    const m = nb.results.runs.find((r) => "input_size_measurement" in r) as { input_size_measurement: { input_size: number; val_acc: number }[] };
+    expect(m.input_size_measurement.map((r) => r.input_size)).toContain(nb.results.metrics.input_size);
+  });
+
+  it("saves the classifier with its backbone reference in TF.js format under build/models/ch1", () => {
+    const dir = path.join(TEST_BUILD, "models", "ch1");
+    const model = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
+    expect(model.weightsManifest[0].paths.every((p: string) => fs.existsSync(path.join(dir, p)))).toBe(true);
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, "metadata.json"), "utf8"));
+    expect(meta.backbone).toBe("mobilenet_v2_0.35");
+    expect(meta.inputSize).toBe(nb.results.metrics.input_size);
+    expect(meta.classes).toHaveLength(10);
+    const text = (outputsByMime(nb.executed).get("stream/stdout") ?? []).join("");
+    expect(text).toMatch(/identical: true/);
+  });
+
+  it("reuses the on-disk feature cache on a rerun", () => {
+    const rerun = second ?? nb;
+    expect(rerun.results.metrics.features_cached).toBe(1);
+    expect(rerun.results.metrics.features_test_acc).toBeCloseTo(nb.results.metrics.features_test_acc, 6);
+  });
+});

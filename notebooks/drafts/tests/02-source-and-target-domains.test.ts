@@ -1,0 +1,69 @@
+/**
+ * Chapter 2 (issue 7): feature transfer from Fashion-MNIST to few-label MNIST, DANN from MNIST to an MNIST-M-style
+ * target, and fine-tuning on a few labelled target images. The targets are asserted on the published results.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { outputsByMime, runNotebook, type NotebookRunOutput } from "../../../test/notebooks/run-notebook";
+
+const STEM = "02-source-and-target-domains";
+let nb: NotebookRunOutput;
+let m: Record<string, number>;
+const TIMEOUT_S = 900;
+beforeAll(async () => {
+  nb = await runNotebook(STEM, TIMEOUT_S);
+  m = nb.results.metrics;
+}, (TIMEOUT_S + 120) * 1000); // beyond vitest's 600 s hook timeout: the notebook trains for minutes on a shared CPU
+
+describe(`${STEM} (quick)`, () => {
+  it("publishes the results contract with every metric the issue names, as fractions", () => {
+    expect(nb.results.notebook).toBe(STEM);
+    expect(nb.results.profile).toBe("quick");
+    for (const k of [
+      "fewshot10_transfer_acc", "fewshot10_scratch_acc", "fewshot100_transfer_acc", "fewshot100_scratch_acc",
+      "source_only_target_acc", "dann_target_acc", "target_supervised_acc",
+    ]) {
+      expect(m[k], k).toBeGreaterThanOrEqual(0);
+      expect(m[k], k).toBeLessThanOrEqual(1);
+    }
+    expect(m.wall_s).toBeGreaterThan(0);
+    const runs = nb.results.runs as Array<Record<string, unknown>>;
+    expect(runs.filter((r) => r.experiment === "feature transfer")).toHaveLength(4);
+    expect(new Set(runs.filter((r) => r.experiment === "domain adaptation").map((r) => r.run))).toEqual(new Set(["source only", "DANN", "target supervised"]));
+  });
+
+  it("feature transfer beats training from scratch at 10 labels per class by at least 10 points", () => {
+    expect(m.fewshot10_transfer_acc - m.fewshot10_scratch_acc).toBeGreaterThanOrEqual(0.1);
+  });
+
+  it("DANN beats source-only by at least 10 points and closes at least 40% of the gap to target-supervised", () => {
+    expect(m.target_supervised_acc).toBeGreaterThan(m.source_only_target_acc);
+    expect(m.dann_target_acc - m.source_only_target_acc).toBeGreaterThanOrEqual(0.1);
+    expect((m.dann_target_acc - m.source_only_target_acc) / (m.target_supervised_acc - m.source_only_target_acc)).toBeGreaterThanOrEqual(0.4);
+  });
+
+  it("runs the quick profile within 8 minutes", () => {
+    expect(nb.results.wall_s).toBeLessThanOrEqual(480);
+  });
+
+  it("prints the profile, backend and settings in its first code cell", () => {
+    const first = nb.executed.cells.find((c: any) => c.cell_type === "code");
+    const text = first.outputs.map((o: any) => [o.text ?? o.data?.["text/plain"] ?? ""].flat().join("")).join("");
+    expect(text).toMatch(/profile: quick/);
+    expect(text).toMatch(new RegExp(`backend: ${nb.results.backend} \\(`));
+  });
+
+  it("shows the sample and augmentation grids, the schedule and both PCA projections, and the run tables", () => {
+    const out = outputsByMime(nb.executed);
+    const pngs = out.get("image/png") ?? [];
+    // Fashion-MNIST and MNIST grids, two augmentation grids, source vs target grid, schedule plot, two PCA plots
+    expect(pngs.length).toBeGreaterThanOrEqual(8);
+    for (const p of pngs) expect(Buffer.from(p, "base64").subarray(1, 4).toString()).toBe("PNG");
+    const html = (out.get("text/html") ?? []).join("\n");
+    expect(html.match(/<table/g)?.length ?? 0).toBeGreaterThanOrEqual(4); // settings + one per experiment
+    for (const s of ["Experiment 1", "Experiment 2", "Experiment 3", "source only", "DANN", "target supervised"]) expect(html).toContain(s);
+    expect(nb.handout.match(/<img src="data:image\/png;base64,/g)?.length ?? 0).toBeGreaterThanOrEqual(8);
+    const text = nb.handout;
+    expect(text).toContain("PCA");
+    expect(text).toContain("MNIST-M");
+  });
+});

@@ -1,0 +1,64 @@
+/** Chapter 4 (quick profile): frozen MobileNetV2 features of CIFAR-10 + a linear classifier reach the issue's targets. */
+import { beforeAll, describe, expect, it } from "vitest";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { outputsByMime, runNotebook, TEST_BUILD, type NotebookRunOutput } from "../../../test/notebooks/run-notebook";
+
+const STEM = "04-image-classification-principles";
+let nb: NotebookRunOutput;
+let second: NotebookRunOutput | undefined;
+beforeAll(async () => {
+  nb = await runNotebook(STEM, 900);
+  // A rerun must reuse the cached features; it is cheap (no backbone), so run it when the first run extracted them.
+  if (nb.results.metrics.features_cached !== 1) second = await runNotebook(STEM, 600);
+}, 1_800_000);
+
+describe(`${STEM} (quick)`, () => {
+  it("publishes test accuracy >= 80% and top-5 on the full CIFAR-10 test batch", () => {
+    const r = nb.results;
+    expect(r.notebook).toBe(STEM);
+    expect(r.profile).toBe("quick");
+    expect(r.metrics.test_images).toBe(10000);
+    expect(r.metrics.test_acc).toBeGreaterThanOrEqual(0.8);
+    expect(r.metrics.top5_acc).toBeGreaterThanOrEqual(r.metrics.test_acc);
+    expect(r.metrics.top5_acc).toBeLessThanOrEqual(1);
+  });
+
+  it("finishes within 6 minutes in the quick profile", () => {
+    expect(nb.results.wall_s).toBeLessThanOrEqual(360);
+  });
+
+  it("says which dataset ran and logs every epoch in the seed's format", () => {
+    const text = (outputsByMime(nb.executed).get("stream/stdout") ?? []).join("");
+    expect(text).toMatch(/dataset: CIFAR-10/);
+    const lines = text.match(/^Epoch \d+\/\d+, Train Loss: [\d.]+, Val Accuracy: [\d.]+%, Epoch Time: [\d.]+s$/gm) ?? [];
+    expect(lines.length).toBe(nb.results.metrics.epochs);
+  });
+
+  it("shows the sample grid, curves, per-class chart and prediction grid, and a sweep table", () => {
+    const out = outputsByMime(nb.executed);
+    expect((out.get("image/png") ?? []).length).toBeGreaterThanOrEqual(4);
+    expect(nb.handout.match(/<img src="data:image\/png;base64,/g)?.length ?? 0).toBeGreaterThanOrEqual(4);
+    const html = (out.get("text/html") ?? []).join("");
+    expect(html).toContain("<table");
+    expect(html).toMatch(/learning_rate/);
+    const sweep = nb.results.runs.find((r) => "lr_sweep" in r) as { lr_sweep: unknown[] } | undefined;
+    expect(sweep?.lr_sweep.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("exports the classifier in TF.js layers format with its metadata", () => {
+    const dir = path.join(TEST_BUILD, "models", "ch4");
+    const model = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
+    expect(model.modelTopology).toBeDefined();
+    expect(model.weightsManifest[0].paths.every((p: string) => fs.existsSync(path.join(dir, p)))).toBe(true);
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, "metadata.json"), "utf8"));
+    expect(meta.classes).toHaveLength(10);
+    expect(meta.backbone).toBe("mobilenet_v2_0.35");
+  });
+
+  it("reuses the on-disk feature cache on a rerun", () => {
+    const rerun = second ?? nb;
+    expect(rerun.results.metrics.features_cached).toBe(1);
+    expect(rerun.results.metrics.test_acc).toBeCloseTo(nb.results.metrics.test_acc, 6);
+  });
+});
