@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { outputsByMime, runNotebook, TEST_BUILD, type NotebookRunOutput } from "./run-notebook";
+import { outputsByMime, runNotebook, TEST_BUILD, type NotebookRunOutput } from "../../../test/notebooks/run-notebook";
 
 let nb: NotebookRunOutput;
 beforeAll(async () => {
