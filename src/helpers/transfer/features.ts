@@ -155,8 +155,8 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
     opts.onBatch?.(++done, opts.data.numBatches);
   }
   if (!featureShape) throw new Error("extractFeatures: the data stream yielded no batches.");
-  const features = concatF32(featChunks);
-  const labels = labelDtype === "int32" ? concatI32(labelChunks as Int32Array[]) : concatF32(labelChunks as Float32Array[]);
+  const features = concatTyped(featChunks, (n) => new Float32Array(n));
+  const labels = labelDtype === "int32" ? concatTyped(labelChunks as Int32Array[], (n) => new Int32Array(n)) : concatTyped(labelChunks as Float32Array[], (n) => new Float32Array(n));
   // Write to a temp folder then rename, so an interrupted run never leaves a half cache that looks complete.
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(tmp, { recursive: true });
@@ -171,17 +171,9 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
   return { features, featureShape, labels, labelShape, numSamples: n, key, dir, fromCache: false, seconds: (Date.now() - t0) / 1000 };
 }
 
-function concatF32(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-function concatI32(parts: Int32Array[]): Int32Array {
-  const out = new Int32Array(parts.reduce((s, p) => s + p.length, 0));
+/** Join typed-array chunks into one array of the same type. */
+function concatTyped<T extends Float32Array | Int32Array>(parts: T[], make: (n: number) => T): T {
+  const out = make(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) {
     out.set(p, o);
