@@ -178,3 +178,19 @@ export function countParams(model: tf.LayersModel): ParamCounts {
   const nonTrainable = size(model.nonTrainableWeights);
   return { trainable, nonTrainable, total: trainable + nonTrainable };
 }
+
+/** MobileNetV2's stages, mirroring ResNet's conv1 / layer1 / layer2 / layer3+4 / fc for per-stage learning rates. */
+export type MobileNetV2Stage = "stem" | "early" | "middle" | "late" | "head";
+export const MOBILENET_V2_STAGES: readonly MobileNetV2Stage[] = ["stem", "early", "middle", "late", "head"];
+
+/**
+ * Stage of a Keras MobileNetV2 layer name (or a course head layer, `head_*`): stem = Conv1 + expanded_conv,
+ * early = block_1–2, middle = block_3–5, late = block_6–16 + Conv_1/out_relu. Undefined for other names.
+ */
+export function mobileNetV2Stage(layerName: string): MobileNetV2Stage | undefined {
+  if (layerName.startsWith("head_")) return "head";
+  const block = /^block_(\d+)_/.exec(layerName);
+  if (!block) return /^(Conv1|bn_Conv1|expanded_conv)/.test(layerName) ? "stem" : /^(Conv_1|out_relu)/.test(layerName) ? "late" : undefined;
+  const n = Number(block[1]);
+  return n <= 2 ? "early" : n <= 5 ? "middle" : "late";
+}
