@@ -60,4 +60,21 @@ describe("classification presets", () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(() => imageSamplesStream(files, { batchSize: 2, mode: "test" as never })).toThrow(/mode must be/);
   });
+
+  it("mirror gives the left-right flipped eval view, and is refused with the train recipe", async () => {
+    const first = async (mirror: boolean) => {
+      for await (const batch of imageSamplesStream(files, { batchSize: 1, mode: "eval", size: 32, mirror }).iterate(0)) {
+        const x = Array.from(await batch.x.data());
+        tf.dispose([batch.x, batch.y]);
+        return x;
+      }
+      throw new Error("no batch");
+    };
+    const plain = await first(false);
+    const mirrored = await first(true);
+    // the red|blue split swaps sides: pixel (0, c) of one equals pixel (0, 31 - c) of the other
+    for (let c = 0; c < 32; c++) for (let ch = 0; ch < 3; ch++) expect(mirrored[c * 3 + ch]).toBeCloseTo(plain[(31 - c) * 3 + ch], 5);
+    expect(mirrored[0]).toBeCloseTo(-1, 5); // left column is now blue
+    expect(() => imageSamplesStream(files, { batchSize: 2, mode: "train", mirror: true })).toThrow(/mirror is for mode "eval"/);
+  });
 });

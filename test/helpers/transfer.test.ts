@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import {
   cutAtLayer, addClassifierHead, buildHeadModel, selectLayers, freezeLayers, unfreezeLayers, setTrainable, countParams, blockNumber,
-  extractFeatures, featureBatchStream, createGroupedOptimizer, GroupedOptimizer, gradientReversal, gradientReversalLayer, GradientReversalLayer,
+  extractFeatures, featureBatchStream, concatFeatureSets, createGroupedOptimizer, GroupedOptimizer, gradientReversal, gradientReversalLayer, GradientReversalLayer,
 } from "../../src/helpers/transfer";
 import { buildSmallCnn, loadBackbone } from "../../src/helpers/models";
 import type { BatchStream } from "../../src/helpers/types";
@@ -220,5 +220,24 @@ describe("feature extraction cache", () => {
     expect(await order(0)).toEqual(e0);
     expect(await order(1)).not.toEqual(e0);
     expect(s.numBatches).toBe(3);
+  });
+});
+
+describe("concatFeatureSets", () => {
+  const set = (values: number[], labels: number[], dim = 2) => ({
+    features: Float32Array.from(values), featureShape: [dim], labels: Int32Array.from(labels), labelShape: [] as number[], numSamples: labels.length,
+  });
+  it("stacks samples in order and keeps shapes", () => {
+    const out = concatFeatureSets([set([1, 2, 3, 4], [0, 1]), set([5, 6], [1])]);
+    expect(Array.from(out.features)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(out.labels)).toEqual([0, 1, 1]);
+    expect(out.labels).toBeInstanceOf(Int32Array);
+    expect([out.numSamples, out.featureShape]).toEqual([3, [2]]);
+  });
+  it("refuses sets of different shapes or label kinds, naming both", () => {
+    expect(() => concatFeatureSets([set([1, 2], [0]), set([1, 2, 3], [0], 3)])).toThrow(/set 1 has features \[3\].*set 0 has \[2\]/);
+    const multi = { ...set([1, 2], [0]), labels: Float32Array.from([1, 0]), labelShape: [2] };
+    expect(() => concatFeatureSets([set([1, 2], [0]), multi])).toThrow(/same backbone/);
+    expect(() => concatFeatureSets([])).toThrow(/at least one/);
   });
 });

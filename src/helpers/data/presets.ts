@@ -7,7 +7,7 @@
 import { decodeImage } from "./images";
 import { fileStream, type SeededBatchStream } from "./pipeline";
 import {
-  centerCrop, composeTransforms, randomHorizontalFlip, randomResizedCrop, resizeTransform,
+  centerCrop, composeTransforms, flipImage, randomHorizontalFlip, randomResizedCrop, resizeTransform,
   type NormalizationSpec, type SampleTransform,
 } from "./transforms";
 
@@ -34,6 +34,8 @@ export interface ImageSamplesStreamOptions {
   seed?: number;
   /** Restrict to these sample indices (e.g. a few-shot subset). */
   indices?: ArrayLike<number>;
+  /** "eval" only: mirror every image left-right after the crop (a second deterministic view of each image). */
+  mirror?: boolean;
 }
 
 /**
@@ -47,10 +49,12 @@ export function imageSamplesStream(
   const size = opts.size ?? 224;
   const train = opts.mode === "train";
   if (opts.mode !== "train" && opts.mode !== "eval") throw new Error(`imageSamplesStream: mode must be "train" or "eval", not '${String(opts.mode)}'.`);
+  if (opts.mirror && train) throw new Error(`imageSamplesStream: mirror is for mode "eval" (mode "train" already flips at random).`);
+  const evalTransform = opts.mirror ? composeTransforms([evalPreprocessing(size), (img) => flipImage(img, "horizontal")]) : evalPreprocessing(size);
   return fileStream({
     samples,
     decode: (p) => decodeImage(p),
-    transform: train ? trainAugmentation(size) : evalPreprocessing(size),
+    transform: train ? trainAugmentation(size) : evalTransform,
     normalize: opts.normalize ?? "mobilenet",
     batchSize: opts.batchSize,
     shuffle: train,

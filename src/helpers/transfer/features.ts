@@ -182,6 +182,25 @@ function concatTyped<T extends Float32Array | Int32Array>(parts: T[], make: (n: 
   return out;
 }
 
+/**
+ * Stack feature sets of the same shape into one (e.g. features of several augmented views of a training set, so a
+ * head trained on cached features still sees augmentation). Samples keep their order: set 0 first, then set 1...
+ */
+export function concatFeatureSets(sets: readonly Pick<FeatureSet, "features" | "featureShape" | "labels" | "labelShape" | "numSamples">[]): Pick<FeatureSet, "features" | "featureShape" | "labels" | "labelShape" | "numSamples"> {
+  if (sets.length === 0) throw new Error("concatFeatureSets: give at least one feature set.");
+  const same = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+  sets.forEach((s, i) => {
+    if (!same(s.featureShape, sets[0].featureShape) || !same(s.labelShape, sets[0].labelShape) || s.labels.constructor !== sets[0].labels.constructor) {
+      throw new Error(`concatFeatureSets: set ${i} has features [${s.featureShape}] and labels [${s.labelShape}] (${s.labels.constructor.name}), set 0 has [${sets[0].featureShape}] and [${sets[0].labelShape}] (${sets[0].labels.constructor.name}); extract them with the same backbone, layer and pooling.`);
+    }
+  });
+  const features = concatTyped(sets.map((s) => s.features), (n) => new Float32Array(n));
+  const labels = sets[0].labels instanceof Int32Array
+    ? concatTyped(sets.map((s) => s.labels as Int32Array), (n) => new Int32Array(n))
+    : concatTyped(sets.map((s) => s.labels as Float32Array), (n) => new Float32Array(n));
+  return { features, featureShape: [...sets[0].featureShape], labels, labelShape: [...sets[0].labelShape], numSamples: sets.reduce((a, s) => a + s.numSamples, 0) };
+}
+
 export interface FeatureStreamOptions {
   batchSize: number;
   /** Shuffle each epoch with seed + epoch (default false). */

@@ -5,12 +5,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { outputsByMime, runNotebook, TEST_BUILD, type NotebookRunOutput } from "../../../test/notebooks/run-notebook";
+import { outputsByMime, runNotebook, TEST_BUILD, type NotebookRunOutput } from "./run-notebook";
+import { extractFeatures, hymenoptera, imageSamplesStream, loadBackbone } from "../../src/helpers";
 
 let nb: NotebookRunOutput;
 beforeAll(async () => {
-  nb = await runNotebook("03-fine-tuning", 1500);
-}, (1500 + 120) * 1000);
+  nb = await runNotebook("03-fine-tuning", 900);
+}, (900 + 120) * 1000);
 
 describe("03-fine-tuning (quick)", () => {
   it("publishes the three runs' best validation accuracies", () => {
@@ -32,12 +33,29 @@ describe("03-fine-tuning (quick)", () => {
     expect(Math.max(m.finetune_val_acc, m.frozen_val_acc) - m.scratch_val_acc).toBeGreaterThanOrEqual(0.15);
   });
 
-  it("caches the frozen backbone's features on disk for the next run", () => {
+  it("caches the frozen backbone's features on disk, and the same call reads them back instead of recomputing", async () => {
     const root = path.join(TEST_BUILD, "cache", "features");
     const entries = fs.readdirSync(root).filter((d) => d.startsWith("mobilenet_v2_0.35-"));
-    expect(entries.length).toBeGreaterThanOrEqual(2); // train and val
-    for (const d of entries) expect(fs.existsSync(path.join(root, d, "meta.json"))).toBe(true);
-    expect(["computed", "cached"]).toContain(nb.results.runs[1].features);
+    const metas = entries.map((d) => JSON.parse(fs.readFileSync(path.join(root, d, "meta.json"), "utf8")));
+    // six views of the 244 training images (centre, mirror, four random crops) and one of the 153 validation images
+    expect(metas.filter((m) => m.numSamples === 244).length).toBeGreaterThanOrEqual(6);
+    expect(metas.filter((m) => m.numSamples === 153).length).toBeGreaterThanOrEqual(1);
+    const data = await hymenoptera();
+    const { model } = await loadBackbone("mobilenet_v2_0.35");
+    const again = await extractFeatures({
+      backbone: model, backboneName: "mobilenet_v2_0.35", preprocessing: "none", keyExtra: `preset 224 ${JSON.stringify({ mode: "eval" })}`,
+      data: imageSamplesStream(data.val.samples, { batchSize: 32, size: 224, mode: "eval" }), cacheRoot: root,
+    });
+    expect(again.fromCache).toBe(true);
+    expect(again.numSamples).toBe(153);
+  }, 120_000);
+
+  it("reports the frozen head as a mean over seeds, with the spread", () => {
+    const frozen = nb.results.runs[1] as { seeds: number; per_seed: number[] };
+    expect(frozen.seeds).toBeGreaterThanOrEqual(3);
+    expect(frozen.per_seed).toHaveLength(frozen.seeds);
+    const mean = frozen.per_seed.reduce((a, b) => a + b, 0) / frozen.per_seed.length;
+    expect(nb.results.metrics.frozen_val_acc).toBeCloseTo(mean, 9);
   });
 
   it("shows the sample grid, augmentations, one prediction, the curves and the table", () => {
