@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(__dirname, "../..");
 const dirs = [path.join(ROOT, "notebooks"), path.join(ROOT, "notebooks", "drafts"), path.join(__dirname, "fixtures")];
-const notebooks = dirs.flatMap((d) => fs.readdirSync(d).filter((f) => f.endsWith(".ipynb")).map((f) => path.join(d, f)));
+// notebooks/drafts/ holds chapters not yet in the course; it may not exist.
+const notebooks = dirs.filter((d) => fs.existsSync(d)).flatMap((d) => fs.readdirSync(d).filter((f) => f.endsWith(".ipynb")).map((f) => path.join(d, f)));
 
 describe("source notebooks", () => {
   it("exist", () => {
