@@ -5,7 +5,8 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { arrayStream } from "../../src/helpers/data";
-import { extractFeatures } from "../../src/helpers/transfer";
+import { extractFeatures, freezeLayers } from "../../src/helpers/transfer";
+import { weightsFingerprint } from "../../src/helpers/models";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tl-featkey-"));
 beforeAll(async () => {
@@ -29,6 +30,24 @@ describe("feature cache key", () => {
     expect(c.fromCache).toBe(false);
     expect(c.key).not.toBe(a.key);
     expect(c.features[0]).toBeCloseTo(2 * a.features[0], 4);
+    net.dispose();
+  });
+
+  it("does not depend on which layers are frozen (a frozen and a trainable copy share cached features)", () => {
+    const net = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+        tf.layers.batchNormalization({ movingVarianceInitializer: "ones" }),
+        tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      ],
+    });
+    const before = weightsFingerprint(net);
+    freezeLayers(net, { all: true });
+    expect(net.trainableWeights).toHaveLength(0);
+    expect(weightsFingerprint(net)).toBe(before);
+    const bn = net.layers[1];
+    bn.setWeights(bn.getWeights().map((w, i) => (i === 2 ? tf.add(w, 1) : w))); // moving mean changes
+    expect(weightsFingerprint(net)).not.toBe(before);
     net.dispose();
   });
 });
