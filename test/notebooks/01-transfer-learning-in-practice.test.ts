@@ -8,15 +8,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { outputsByMime, runNotebook, TEST_BUILD, type NotebookRunOutput } from "./run-notebook";
+import { outputsByMime, runNotebookAndRerun, TEST_BUILD, type NotebookRunOutput } from "./run-notebook";
 
 const STEM = "01-transfer-learning-in-practice";
 let nb: NotebookRunOutput;
-let second: NotebookRunOutput | undefined;
+let rerun: NotebookRunOutput;
 beforeAll(async () => {
-  nb = await runNotebook(STEM, 2400);
-  // A rerun reuses the cached features and the scratch model's checkpoint, so it is cheap: check the cache is used.
-  if (nb.results.metrics.features_cached !== 1) second = await runNotebook(STEM, 900);
+  // A rerun reuses the cached features and the scratch model's checkpoint, so it is cheap.
+  ({ first: nb, rerun } = await runNotebookAndRerun(STEM, 2400, 900));
 }, 3_600_000);
 
 describe(`${STEM} (quick)`, () => {
@@ -63,7 +62,6 @@ describe(`${STEM} (quick)`, () => {
   });
 
   it("reuses the on-disk feature cache on a rerun", () => {
-    const rerun = second ?? nb;
     expect(rerun.results.metrics.features_cached).toBe(1);
     expect(rerun.results.metrics.features_test_acc).toBeCloseTo(nb.results.metrics.features_test_acc, 6);
   });

@@ -7,15 +7,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { outputsByMime, runNotebook, TEST_BUILD, type NotebookRunOutput } from "./run-notebook";
+import { outputsByMime, runNotebookAndRerun, TEST_BUILD, type NotebookRunOutput } from "./run-notebook";
 
 const STEM = "04-image-classification-principles";
 let nb: NotebookRunOutput;
-let second: NotebookRunOutput | undefined;
+let rerun: NotebookRunOutput;
 beforeAll(async () => {
-  nb = await runNotebook(STEM, 900);
-  // A rerun must reuse the cached features; it is cheap (no backbone), so run it when the first run extracted them.
-  if (nb.results.metrics.features_cached !== 1) second = await runNotebook(STEM, 600);
+  // A rerun needs no backbone pass, so it is cheap.
+  ({ first: nb, rerun } = await runNotebookAndRerun(STEM, 900, 600));
 }, 1_800_000);
 
 describe(`${STEM} (quick)`, () => {
@@ -58,7 +57,6 @@ describe(`${STEM} (quick)`, () => {
   });
 
   it("reuses the on-disk feature cache on a rerun", () => {
-    const rerun = second ?? nb;
     expect(rerun.results.metrics.features_cached).toBe(1);
     expect(rerun.results.metrics.test_acc).toBeCloseTo(nb.results.metrics.test_acc, 6);
   });

@@ -60,3 +60,14 @@ export async function runNotebook(stem: string, timeoutS = 1500): Promise<Notebo
     handout: read(`handouts/${stem}.html`),
   };
 }
+
+/**
+ * Run a notebook whose results publish `features_cached`; when the first run had to compute its features, run it
+ * again so the test can check that the rerun reads them from the disk cache. `rerun` is `first` when the first run
+ * already hit the cache (e.g. another chapter extracted the same features earlier in the suite).
+ */
+export async function runNotebookAndRerun(stem: string, timeoutS: number, rerunTimeoutS: number): Promise<{ first: NotebookRunOutput; rerun: NotebookRunOutput }> {
+  const first = await runNotebook(stem, timeoutS);
+  const rerun = first.results.metrics.features_cached === 1 ? first : await runNotebook(stem, rerunTimeoutS);
+  return { first, rerun };
+}
