@@ -5,6 +5,9 @@
 PROFILE ?= quick
 NB ?=
 SHELL := /bin/bash
+# One glibc malloc arena: with the native backend's output-buffer pool, per-thread arenas of the
+# OpenMP workers cost ~100-200 MB of peak RSS for no speed (native/README.md).
+export MALLOC_ARENA_MAX ?= 1
 
 .PHONY: setup course test bench jupyter clean
 setup:

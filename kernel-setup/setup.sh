@@ -71,6 +71,7 @@ cat > "$spec/kernel.json" <<JSON
   "argv": ["$ROOT/node_modules/.bin/tslab", "kernel", "--config-path", "{connection_file}"],
   "display_name": "TypeScript",
   "language": "typescript",
+  "env": {"MALLOC_ARENA_MAX": "1"},
   "metadata": {"course": "transfer-learning-ts", "checkout": "$ROOT"}
 }
 JSON

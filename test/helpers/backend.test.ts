@@ -1,5 +1,6 @@
 import { describe, it, expect, afterAll } from "vitest";
 import * as tf from "@tensorflow/tfjs";
+import { tryRegisterNativeBackend } from "../../src/helpers/backend/native";
 import { missingCudaLibraries, setupBackend, backendBanner, useBackendFor, moveModelToActiveBackend, probeConvGradient, BACKEND_NAMES } from "../../src/helpers/backend";
 
 // tfjs-node is not installed here and the native "torch" addon may or may not be built, so the assertions
@@ -21,12 +22,16 @@ afterAll(async () => {
 });
 
 describe("setupBackend", () => {
-  it("picks wasm for inference when nothing native loads", async () => {
+  it("picks torch for inference when the native addon loads, else wasm", async () => {
     const info = await setupBackend({ purpose: "inference", env: {} });
     expect(tf.getBackend()).toBe(info.name);
     if (!nodeBackendInstalled) {
-      expect(info.name).toBe("wasm");
-      expect(typeof info.simd).toBe("boolean");
+      if (tryRegisterNativeBackend().ok) {
+        expect(info.name).toBe("torch");
+      } else {
+        expect(info.name).toBe("wasm");
+        expect(typeof info.simd).toBe("boolean");
+      }
       expect(info.threads).toBeGreaterThanOrEqual(1);
     }
   });
@@ -40,9 +45,9 @@ describe("setupBackend", () => {
     if (info.name === "cpu") expect(info.notes.join(" ")).toMatch(/wasm cannot back-propagate/);
   });
 
-  it("prefers wasm for training a dense head (no convolution gradients needed)", async () => {
+  it("trains a dense head on torch when it loads, else wasm (no convolution gradients needed)", async () => {
     const info = await setupBackend({ purpose: "training", trainsConvolutions: false, env: {} });
-    if (!nodeBackendInstalled) expect(info.name).toBe("wasm");
+    if (!nodeBackendInstalled) expect(info.name).toBe(tryRegisterNativeBackend().ok ? "torch" : "wasm");
     // a dense layer's gradient runs there
     const g = tf.grad((w: tf.Tensor) => tf.matMul(tf.ones([2, 3]), w).sum())(tf.ones([3, 2]));
     expect(Array.from(g.dataSync())).toEqual([2, 2, 2, 2, 2, 2]);

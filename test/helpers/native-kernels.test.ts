@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { addonCandidates, loadAddon } from "../../src/helpers/backend/native/addon";
 import { tuning } from "../../src/helpers/backend/native/kernels";
-import { nativeFallbackCounts, nativeKernelNames, tryRegisterNativeBackend } from "../../src/helpers/backend/native";
+import { nativeFallbackCounts, nativeKernelNames, nativePoolStats, tryRegisterNativeBackend } from "../../src/helpers/backend/native";
 
 const ROOT = path.resolve(__dirname, "../..");
 const BUILD_SH = path.join(ROOT, "native", "build.sh");
@@ -407,5 +407,124 @@ describe.skipIf(!status.ok)(`native kernels vs cpu${skipReason ? ` (${skipReason
       for (let j = 0; j < w.values.length; j++) worst = Math.max(worst, Math.abs(got[i].values[j] - w.values[j]) / (Math.abs(w.values[j]) + rms));
       expect(worst, `output ${i} (${w.shape})`).toBeLessThan(1e-3);
     });
+  });
+});
+
+describe.skipIf(!status.ok)("native output-buffer recycling", () => {
+  const N = 128 * 1024; // 512 KB per float32 output: above the pool's 64 KB floor
+  beforeAll(async () => {
+    await tf.setBackend("torch");
+  });
+  afterAll(async () => {
+    await tf.setBackend("cpu");
+  });
+  const stats = () => nativePoolStats()!;
+  /** Number of differing elements (a count, not a 100k-element diff, on failure). */
+  const mismatches = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let n = Math.abs(a.length - b.length);
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) n++;
+    return n;
+  };
+
+  it("reuses a disposed output's buffer for the next output of the same size, with correct values", () => {
+    const a = tf.tensor1d(randArr(N)), b = tf.tensor1d(randArr(N));
+    const want = Float32Array.from(a.dataSync(), (v, i) => v + b.dataSync()[i]);
+    tf.dispose(tf.add(a, b)); // native output, never read: goes back to the pool
+    const before = stats();
+    const sum = tf.add(a, b);
+    const after = stats();
+    expect(after.hits).toBe(before.hits + 1);
+    expect(mismatches(sum.dataSync(), want)).toBe(0);
+    tf.dispose([a, b, sum]);
+  });
+
+  it("never reuses a buffer whose values were read (dataSync) by the caller", () => {
+    const a = tf.tensor1d(randArr(N));
+    const t = tf.mul(a, 2);
+    const seen = t.dataSync(); // the same memory the tensor holds, by tfjs' cpu contract
+    const copy = seen.slice();
+    t.dispose();
+    for (let i = 0; i < 3; i++) tf.dispose(tf.mul(a, 3 + i)); // same-size outputs that would reuse it
+    expect(mismatches(seen, copy)).toBe(0);
+    a.dispose();
+  });
+
+  type CpuData = { data: { get(id: object): { values: Float32Array } } };
+  const valuesOf = (t: tf.Tensor) => (tf.engine().backend as unknown as CpuData).data.get(t.dataId).values;
+
+  it("keeps a buffer while a reshape of it lives on", () => {
+    const a = tf.tensor1d(randArr(N));
+    const t = tf.add(a, 1);
+    const r = tf.reshape(t, [2, N / 2]); // shares the data id
+    const want = valuesOf(t).slice();
+    t.dispose();
+    for (let i = 0; i < 3; i++) tf.dispose(tf.add(a, 2 + i));
+    expect(mismatches(r.dataSync(), want)).toBe(0);
+    tf.dispose([r, a]);
+  });
+
+  it("keeps a buffer while subarray views of it live on (unstack), then recycles it", () => {
+    const a = tf.tensor2d(randArr(N), [2, N / 2]);
+    const t = tf.add(a, 1);
+    const rows = tf.unstack(t); // the cpu kernel returns contiguous slices as subarray views
+    expect(valuesOf(rows[0]).buffer).toBe(valuesOf(t).buffer); // the aliasing this test is about
+    const rowVals = rows.map((x) => valuesOf(x).slice());
+    const pooled0 = stats().recycled;
+    t.dispose();
+    for (let i = 0; i < 3; i++) tf.dispose(tf.add(a, 2 + i));
+    rows.forEach((x, i) => expect(mismatches(x.dataSync(), rowVals[i]), `row ${i}`).toBe(0));
+    // Only exposed (read) buffers are withheld; the views were read above, so the shared buffer stays out of the pool.
+    tf.dispose([...rows, a]);
+    expect(stats().recycled).toBeGreaterThan(pooled0); // the add outputs above were recycled
+  });
+
+  it("a model trained several steps on torch (buffers recycled) matches the cpu backend", async () => {
+    const build = () => {
+      const input = tf.input({ shape: [32, 32, 3] });
+      let x = tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: "same", useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
+      x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
+      x = tf.layers.reLU({ maxValue: 6 }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: "same", useBias: false, depthwiseInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+      const out = tf.layers.dense({ units: 4, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(x) as tf.SymbolicTensor;
+      return tf.model({ inputs: input, outputs: out });
+    };
+    const xv = randArr(8 * 32 * 32 * 3);
+    const train = async (backend: string) => {
+      await tf.setBackend(backend);
+      const model = build();
+      const opt = tf.train.sgd(0.1);
+      const x = tf.tensor4d(xv, [8, 32, 32, 3]);
+      const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], "int32"), 4);
+      const losses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
+        losses.push(loss.dataSync()[0]);
+        loss.dispose();
+      }
+      const w = model.getWeights().map((t) => t.dataSync().slice());
+      tf.dispose([x, y]);
+      model.dispose();
+      opt.dispose();
+      return { losses, w };
+    };
+    const cpu = await train("cpu");
+    const before = stats();
+    const torch = await train("torch");
+    expect(stats().hits).toBeGreaterThan(before.hits); // the steps did reuse buffers
+    torch.losses.forEach((l, i) => expect(Math.abs(l - cpu.losses[i])).toBeLessThan(1e-4 * (1 + Math.abs(cpu.losses[i]))));
+    cpu.w.forEach((w, i) => {
+      let worst = 0;
+      for (let j = 0; j < w.length; j++) worst = Math.max(worst, Math.abs(torch.w[i][j] - w[j]) / (Math.abs(w[j]) + 1e-3));
+      expect(worst, `weight ${i}`).toBeLessThan(1e-3);
+    });
+  });
+
+  it("holds at most its cap and can be emptied", () => {
+    const s = stats();
+    expect(s.capBytes).toBeGreaterThan(0);
+    expect(s.pooledBytes).toBeLessThanOrEqual(s.capBytes);
+    nativePoolStats(true);
+    expect(stats().pooledBytes).toBe(0);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * Chapter 1 (quick profile): AlexNet-style CNN from scratch vs frozen MobileNetV2 features, on CIFAR-10's full test batch.
- * The issue's targets (scratch 65%, features 80%) are not reached on the quick profile: measured 48.8% for the
- * quarter-width AlexNet after 15 epochs on data_batch_1 and 71.4% for frozen alpha-0.35 features (the only backbone in
- * the offline cache; chapter 4's prose lists what was tried). The bands hold that behaviour with a margin of a few
- * standard errors (0.45-0.5 points on 10,000 test images) and the ordering that is the chapter's point.
+ * The issue's targets (scratch 65%, features 80%) are not reached on the quick profile: measured SCRATCH for the
+ * quarter-width AlexNet after 15 epochs on data_batch_1 (lr 0.05, dropout 0.2) and FEATURES for frozen alpha-0.35
+ * features (the only backbone in the offline cache; chapter 4's prose lists what was tried). The bands hold that
+ * behaviour with a margin of several standard errors (0.45-0.5 points on 10,000 test images) and the ordering that is
+ * the chapter's point.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
@@ -25,11 +26,11 @@ describe(`${STEM} (quick)`, () => {
     expect(nb.results.metrics.train_images).toBe(10000);
   });
 
-  it("scratch reaches 45%, pretrained features + head 68%, and the pretrained features win by 15+ points", () => {
+  it("scratch reaches 55%, pretrained features + head 68%, and the pretrained features win by 7+ points", () => {
     const m = nb.results.metrics;
-    expect(m.scratch_test_acc).toBeGreaterThanOrEqual(0.45);
+    expect(m.scratch_test_acc).toBeGreaterThanOrEqual(0.55);
     expect(m.features_test_acc).toBeGreaterThanOrEqual(0.68);
-    expect(m.features_test_acc - m.scratch_test_acc).toBeGreaterThanOrEqual(0.15);
+    expect(m.features_test_acc - m.scratch_test_acc).toBeGreaterThanOrEqual(0.07);
   });
 
   it("shows the sample grid, augmentation grid, training curves, per-class chart and confusion matrix", () => {

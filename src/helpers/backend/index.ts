@@ -4,11 +4,13 @@
  * Order tried (first that loads wins, unless `TL_BACKEND` names one):
  *   1. `@tensorflow/tfjs-node-gpu` ("tensorflow" backend on CUDA),
  *   2. `@tensorflow/tfjs-node` ("tensorflow" backend on CPU, multithreaded),
- *   3. for training: the native libtorch backend ("torch", via `tryRegisterNativeBackend()`), then `wasm`
- *      if it can back-propagate through convolutions (probed with a tiny conv gradient rather than assumed,
- *      so registering wasm gradient kernels makes it eligible), then the pure-JS `cpu`;
- *      for inference, and for training dense heads only (`trainsConvolutions: false`): `wasm` (SIMD; measured
- *      ~30x faster than torch/cpu on MobileNetV2 inference), then torch, then cpu.
+ *   3. the native libtorch backend ("torch", via `tryRegisterNativeBackend()`) for every job: with its
+ *      output-buffer pool it is the fastest in-process backend for training and inference alike (bench,
+ *      2 cores, MobileNetV2 α0.35 @224 inference: torch 144 img/s, wasm 57; dense head: 40k vs 31k samples/s);
+ *   4. without it, for inference and for training dense heads only (`trainsConvolutions: false`): `wasm`
+ *      (SIMD); for training convolutions: `wasm` if it can back-propagate through them (probed with a tiny
+ *      conv gradient rather than assumed, so registering wasm gradient kernels makes it eligible), then the
+ *      pure-JS `cpu`.
  *
  * CUDA requirements of `@tensorflow/tfjs-node-gpu` 4.22 (it bundles libtensorflow 2.9.1):
  * CUDA 11.2 and cuDNN 8.1 (`libcudart.so.11.0`, `libcudnn.so.8` on the loader path, e.g. via
@@ -303,18 +305,18 @@ export async function setupBackend(opts: SetupBackendOptions = {}): Promise<Back
       }
       reasons.push(a.reason!);
     }
-    // In-process order depends on the job (measured on 2 cores, MobileNetV2 0.35 @224: wasm+SIMD 47 img/s,
-    // torch 1.6, cpu 1.2 for inference): frozen forward passes go to wasm first; back-propagation goes to
-    // torch, then wasm if it can differentiate convolutions (probed), then cpu.
-    if (!info && (purpose === "inference" || opts.trainsConvolutions === false)) {
-      const w = await tryWasm(purpose, false);
-      if (w.info) info = w.info;
-      else reasons.push(w.reason!);
-    }
+    // In process: torch first for every job (fastest for both, `npm run bench`); without it, frozen
+    // forward passes and dense heads go to wasm, convolution training to wasm if it can differentiate
+    // convolutions (probed), else cpu.
     if (!info) {
       const t = await tryTorch(purpose, false);
       if (t.info) info = t.info;
       else reasons.push(t.reason!);
+    }
+    if (!info && (purpose === "inference" || opts.trainsConvolutions === false)) {
+      const w = await tryWasm(purpose, false);
+      if (w.info) info = w.info;
+      else reasons.push(w.reason!);
     }
     if (!info) {
       const w = await tryWasm(purpose, false);

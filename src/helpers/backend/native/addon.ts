@@ -48,6 +48,13 @@ export interface TorchAddon {
     x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
     dMean: Float32Array | null, dVariance: Float32Array | null, channels: number, eps: number,
   ): Float32Array[];
+  /**
+   * Offer the ArrayBuffer of an output this addon returned, once no tensor and no caller can see it,
+   * for reuse by later outputs of the same byte size. True when pooled.
+   */
+  recycle(buffer: ArrayBuffer): boolean;
+  /** [pooledBytes, capBytes, hits, misses, recycled, dropped]; `clear` empties the pool. */
+  poolStats(clear?: boolean): number[];
   setNumThreads(n: number): number;
   info(): string;
 }

@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { loadAddon, type TorchAddon } from "./addon";
 import { registerCopyKernels } from "./copyKernels";
+import { trackAddonOutputs, withBufferRecycling } from "./recycling";
 import { patchBatchNormalization, patchDense, patchReLU6, registerBatchNormTrainGradient } from "./layers";
 import {
   BN_GRAD_KERNEL, CLIP_GRAD_KERNEL, MEAN_GRAD_KERNEL, RELU6_GRAD_KERNEL, RELU_GRAD_KERNEL, SQUARE_GRAD_KERNEL,
@@ -104,13 +105,19 @@ function overrideGradients(): void {
   });
 }
 
-function register(addon: TorchAddon): void {
+let registeredAddon: TorchAddon | undefined;
+
+function register(rawAddon: TorchAddon): void {
+  registeredAddon = rawAddon;
   // The cpu backend's class, taken from the live instance so it is the same tfjs-core copy.
   const cpu = tf.findBackend("cpu");
   if (!cpu) throw new Error("tfjs cpu backend is not registered");
   const CpuBackend = cpu.constructor as new () => tf.KernelBackend;
+  // Dead output buffers go back to the addon's pool (off with TL_TORCH_POOL_MB=0).
+  const { addon, owned } = trackAddonOutputs(rawAddon);
+  const Backend = process.env.TL_TORCH_POOL_MB === "0" ? CpuBackend : withBufferRecycling(CpuBackend, addon, owned);
   // Priority below wasm/cpu defaults: the caller (or TL_BACKEND) opts in with setBackend.
-  if (!tf.registerBackend(NATIVE_BACKEND_NAME, () => new CpuBackend(), 0)) {
+  if (!tf.registerBackend(NATIVE_BACKEND_NAME, () => new Backend(), 0)) {
     throw new Error(`tfjs refused to register backend "${NATIVE_BACKEND_NAME}"`);
   }
   const cpuKernels = new Map<string, tf.KernelConfig>();
@@ -157,3 +164,11 @@ export function tryRegisterNativeBackend(): NativeBackendStatus {
 }
 
 export { registerWasmTrainingKernels } from "./wasm-grads";
+export { recyclingStats } from "./recycling";
+
+/** The addon's output-buffer pool: bytes held, cap, reuse hits and misses (undefined without the addon). */
+export function nativePoolStats(clear = false): { pooledBytes: number; capBytes: number; hits: number; misses: number; recycled: number; dropped: number } | undefined {
+  if (!registeredAddon) return undefined;
+  const [pooledBytes, capBytes, hits, misses, recycled, dropped] = registeredAddon.poolStats(clear);
+  return { pooledBytes, capBytes, hits, misses, recycled, dropped };
+}

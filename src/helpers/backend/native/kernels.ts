@@ -14,13 +14,18 @@ type Args = Parameters<tf.KernelFunc>[0];
 type KernelResult = tf.TensorInfo | tf.TensorInfo[];
 type Attrs = Record<string, unknown>;
 
-/** Thrown by a native kernel to mean "not supported here, use the cpu kernel". */
-class Unsupported extends Error {}
+/**
+ * Thrown by a native kernel to mean "not supported here, use the cpu kernel". Control flow, not an
+ * error: deliberately not an Error subclass, and thrown as shared instances, so no stack trace is
+ * captured (small tensors take this path dozens of times per training step).
+ */
+class Unsupported {}
+const UNSUPPORTED = new Unsupported();
 
 function f32(backend: CpuLikeBackend, t: tf.TensorInfo | undefined): Float32Array {
-  if (!t || t.dtype !== "float32") throw new Unsupported();
+  if (!t || t.dtype !== "float32") throw UNSUPPORTED;
   const v = backend.data.get(t.dataId).values;
-  if (!(v instanceof Float32Array)) throw new Unsupported();
+  if (!(v instanceof Float32Array)) throw UNSUPPORTED;
   return v;
 }
 const optF32 = (b: CpuLikeBackend, t: tf.TensorInfo | undefined | null) => (t ? f32(b, t) : null);
@@ -29,7 +34,7 @@ const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, leakyrelu: 4, sigmoid: 5 };
 function activationCode(a: unknown): number {
   const code = ACTIVATIONS[(a as string | undefined) ?? "linear"];
-  if (code === undefined) throw new Unsupported(); // prelu needs per-element weights: cpu path
+  if (code === undefined) throw UNSUPPORTED; // prelu needs per-element weights: cpu path
   return code;
 }
 
@@ -39,14 +44,14 @@ function atenOut(inSize: number, k: number, dil: number, stride: number, before:
 }
 
 function convOpts(info: tf.backend_util.Conv2DInfo, depthwise: boolean): number[] {
-  if (info.dataFormat !== "channelsLast" || info.outHeight <= 0 || info.outWidth <= 0) throw new Unsupported();
+  if (info.dataFormat !== "channelsLast" || info.outHeight <= 0 || info.outWidth <= 0) throw UNSUPPORTED;
   const p = info.padInfo;
-  if ([p.top, p.bottom, p.left, p.right].some((v) => v < 0)) throw new Unsupported();
+  if ([p.top, p.bottom, p.left, p.right].some((v) => v < 0)) throw UNSUPPORTED;
   if (
     atenOut(info.inHeight, info.filterHeight, info.dilationHeight, info.strideHeight, p.top, p.bottom) !== info.outHeight ||
     atenOut(info.inWidth, info.filterWidth, info.dilationWidth, info.strideWidth, p.left, p.right) !== info.outWidth
   ) {
-    throw new Unsupported();
+    throw UNSUPPORTED;
   }
   return [
     info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
@@ -58,7 +63,7 @@ function convInfo(
   xShape: number[], filterShape: number[], attrs: Attrs, depthwise: boolean, dilationsOverride?: number,
 ): tf.backend_util.Conv2DInfo {
   const dataFormat = (attrs.dataFormat as "NHWC" | "NCHW" | undefined) ?? "NHWC";
-  if (dataFormat !== "NHWC") throw new Unsupported();
+  if (dataFormat !== "NHWC") throw UNSUPPORTED;
   const dilations = (dilationsOverride ?? attrs.dilations ?? [1, 1]) as number | [number, number];
   return tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
@@ -84,7 +89,7 @@ function makeConv(addon: TorchAddon, depthwise: boolean, fused: boolean) {
     if (fused) {
       act = activationCode(a.activation);
       if (bias) {
-        if (size(bias.shape) !== info.outChannels) throw new Unsupported(); // scalar bias: cpu path
+        if (size(bias.shape) !== info.outChannels) throw UNSUPPORTED; // scalar bias: cpu path
         biasV = f32(b, bias);
       }
     }
@@ -103,7 +108,7 @@ function makeConvBackpropInput(addon: TorchAddon, depthwise: boolean) {
     const inShape = a.inputShape as number[];
     const info = convInfo(inShape, filter.shape, a, depthwise, depthwise ? undefined : 1);
     const opts = convOpts(info, depthwise);
-    if (dy.shape.some((d, i) => d !== info.outShape[i])) throw new Unsupported();
+    if (dy.shape.some((d, i) => d !== info.outShape[i])) throw UNSUPPORTED;
     const dx = addon.conv2dBackpropInput(f32(b, dy), dy.shape, f32(b, filter), filter.shape, inShape, opts);
     return b.makeTensorInfo(inShape, "float32", dx);
   };
@@ -117,7 +122,7 @@ function makeConvBackpropFilter(addon: TorchAddon, depthwise: boolean) {
     const filterShape = a.filterShape as number[];
     const info = convInfo(x.shape, filterShape, a, depthwise, depthwise ? undefined : 1);
     const opts = convOpts(info, depthwise);
-    if (dy.shape.some((d, i) => d !== info.outShape[i])) throw new Unsupported();
+    if (dy.shape.some((d, i) => d !== info.outShape[i])) throw UNSUPPORTED;
     const dw = addon.conv2dBackpropFilter(f32(b, x), x.shape, f32(b, dy), dy.shape, filterShape, opts);
     return b.makeTensorInfo(filterShape, "float32", dw);
   };
@@ -130,24 +135,24 @@ function makeMatMul(addon: TorchAddon, fused: boolean) {
     const { a, b, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
     const at = attrs as Attrs;
     const ta = Boolean(at.transposeA), tb = Boolean(at.transposeB);
-    if (a.shape.length < 2 || b.shape.length < 2) throw new Unsupported();
+    if (a.shape.length < 2 || b.shape.length < 2) throw UNSUPPORTED;
     const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
     const batchA = size(outerA), batchB = size(outerB);
     let outer: number[];
     if (outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i])) outer = outerA;
     else if (batchA === 1) outer = outerB;
     else if (batchB === 1) outer = outerA;
-    else throw new Unsupported();
+    else throw UNSUPPORTED;
     const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
     const m = ta ? ac : ar, k = ta ? ar : ac, k2 = tb ? bc : br, n = tb ? br : bc;
-    if (k !== k2) throw new Unsupported(); // let the cpu kernel raise tfjs' own error
+    if (k !== k2) throw UNSUPPORTED; // let the cpu kernel raise tfjs' own error
     let act = 0;
     let biasV: Float32Array | null = null;
     if (fused) {
       act = activationCode(at.activation);
       if (bias) {
         // Only a bias broadcast along the last output dim ([n] or [1,..,n]); others: cpu.
-        if (size(bias.shape) !== n || bias.shape[bias.shape.length - 1] !== n) throw new Unsupported();
+        if (size(bias.shape) !== n || bias.shape[bias.shape.length - 1] !== n) throw UNSUPPORTED;
         biasV = f32(bk, bias);
       }
     }
@@ -161,10 +166,10 @@ function makeMatMul(addon: TorchAddon, fused: boolean) {
 /** mean/variance/scale/offset must each hold exactly one value per channel (last dim of x). */
 function bnChannels(x: tf.TensorInfo, ...params: (tf.TensorInfo | undefined | null)[]): number {
   const c = x.shape[x.shape.length - 1];
-  if (x.shape.length < 1 || !c) throw new Unsupported();
+  if (x.shape.length < 1 || !c) throw UNSUPPORTED;
   for (const p of params) {
     if (!p) continue;
-    if (size(p.shape) !== c || (p.shape.length > 0 && p.shape[p.shape.length - 1] !== c)) throw new Unsupported();
+    if (size(p.shape) !== c || (p.shape.length > 0 && p.shape[p.shape.length - 1] !== c)) throw UNSUPPORTED;
   }
   return c;
 }
@@ -173,7 +178,7 @@ function makeBatchNorm(addon: TorchAddon) {
   return ({ inputs, backend, attrs }: Args): KernelResult => {
     const b = backend as CpuLikeBackend;
     const { x, mean, variance, scale, offset } = inputs as Record<string, tf.TensorInfo | undefined>;
-    if (!x || !mean || !variance) throw new Unsupported();
+    if (!x || !mean || !variance) throw UNSUPPORTED;
     const c = bnChannels(x, mean, variance, scale, offset);
     const eps = Number((attrs as Attrs).varianceEpsilon ?? 0.001);
     const y = addon.batchNorm(f32(b, x), f32(b, mean), f32(b, variance), optF32(b, scale), optF32(b, offset), c, eps);
@@ -199,9 +204,9 @@ function makeBatchNormGrad(addon: TorchAddon) {
 }
 
 function values(backend: CpuLikeBackend, t: tf.TensorInfo, dtype: "float32" | "bool"): Float32Array | Uint8Array {
-  if (t.dtype !== dtype) throw new Unsupported();
+  if (t.dtype !== dtype) throw UNSUPPORTED;
   const v = backend.data.get(t.dataId).values;
-  if (!(dtype === "float32" ? v instanceof Float32Array : v instanceof Uint8Array)) throw new Unsupported();
+  if (!(dtype === "float32" ? v instanceof Float32Array : v instanceof Uint8Array)) throw UNSUPPORTED;
   return v as Float32Array | Uint8Array;
 }
 
@@ -227,13 +232,14 @@ const BINARY_EXTRA: Record<string, number> = { [RELU_GRAD_KERNEL]: 30, [SQUARE_G
 export const tuning = { small: Number(process.env.TL_TORCH_SMALL ?? 8192) };
 /** Small tensors: deliberately left to the cpu code (not counted as a fallback). */
 class Small extends Unsupported {}
+const SMALL = new Small();
 
 function makeBinary(addon: TorchAddon, op: number, inDtype: "float32" | "bool", outDtype: "float32" | "bool", smallToCpu = true) {
   return ({ inputs, backend }: Args): KernelResult => {
     const bk = backend as CpuLikeBackend;
     const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-    if (smallToCpu && size(shape) < tuning.small) throw new Small();
+    if (smallToCpu && size(shape) < tuning.small) throw SMALL;
     const y = addon.binary(op, values(bk, a, inDtype), a.shape, values(bk, b, inDtype), b.shape);
     return bk.makeTensorInfo(shape, outDtype, y);
   };
@@ -254,7 +260,7 @@ function makeUnary(addon: TorchAddon, op: number, params: (a: Attrs) => [number,
   return ({ inputs, backend, attrs }: Args): KernelResult => {
     const bk = backend as CpuLikeBackend;
     const { x } = inputs as { x: tf.TensorInfo };
-    if (size(x.shape) < tuning.small) throw new Small();
+    if (size(x.shape) < tuning.small) throw SMALL;
     const [p0, p1] = params(attrs as Attrs);
     return bk.makeTensorInfo(x.shape, "float32", addon.unary(op, f32(bk, x), p0, p1));
   };
@@ -268,8 +274,8 @@ function makeReduce(addon: TorchAddon, op: number, axisAttr: string) {
     const { x } = inputs as { x: tf.TensorInfo };
     const a = attrs as Attrs;
     const axes = tf.util.parseAxisParam(a[axisAttr] as number | number[], x.shape);
-    if (axes.length === 0 || x.shape.length === 0) throw new Unsupported();
-    if (size(x.shape) < tuning.small) throw new Small();
+    if (axes.length === 0 || x.shape.length === 0) throw UNSUPPORTED;
+    if (size(x.shape) < tuning.small) throw SMALL;
     const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
     const y = addon.reduce(op, f32(bk, x), x.shape, axes);
     const shape = a.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
@@ -282,8 +288,8 @@ function makeSelect(addon: TorchAddon) {
     const bk = backend as CpuLikeBackend;
     const { condition, t, e } = inputs as { condition: tf.TensorInfo; t: tf.TensorInfo; e: tf.TensorInfo };
     const same = (s: number[]) => s.length === t.shape.length && s.every((d, i) => d === t.shape[i]);
-    if (!same(condition.shape) || !same(e.shape)) throw new Unsupported(); // rank-1 condition: cpu
-    if (size(t.shape) < tuning.small) throw new Small();
+    if (!same(condition.shape) || !same(e.shape)) throw UNSUPPORTED; // rank-1 condition: cpu
+    if (size(t.shape) < tuning.small) throw SMALL;
     const y = addon.select(values(bk, condition, "bool") as Uint8Array, f32(bk, t), f32(bk, e), t.shape);
     return bk.makeTensorInfo(t.shape, "float32", y);
   };
@@ -341,13 +347,13 @@ function poolOpts(xShape: number[], attrs: Attrs, op: number): { info: tf.backen
     1, attrs.pad as "same", attrs.dimRoundingMode as "floor" | undefined,
   );
   const p = info.padInfo;
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.outHeight <= 0 || info.outWidth <= 0) throw new Unsupported();
-  if ([p.top, p.bottom, p.left, p.right].some((v) => v < 0)) throw new Unsupported();
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.outHeight <= 0 || info.outWidth <= 0) throw UNSUPPORTED;
+  if ([p.top, p.bottom, p.left, p.right].some((v) => v < 0)) throw UNSUPPORTED;
   if (atenOut(info.inHeight, info.filterHeight, 1, info.strideHeight, p.top, p.bottom) !== info.outHeight ||
-      atenOut(info.inWidth, info.filterWidth, 1, info.strideWidth, p.left, p.right) !== info.outWidth) throw new Unsupported();
+      atenOut(info.inWidth, info.filterWidth, 1, info.strideWidth, p.left, p.right) !== info.outWidth) throw UNSUPPORTED;
   // tfjs averages over the valid cells only; ATen can match that with symmetric padding ≤ k/2.
   if (op === 1 && !(p.top === p.bottom && p.left === p.right && 2 * p.top <= info.filterHeight && 2 * p.left <= info.filterWidth)) {
-    throw new Unsupported();
+    throw UNSUPPORTED;
   }
   return { info, opts: [info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, p.top, p.bottom, p.left, p.right] };
 }
@@ -356,7 +362,7 @@ function makePool(addon: TorchAddon, op: number) {
   return ({ inputs, backend, attrs }: Args): KernelResult => {
     const b = backend as CpuLikeBackend;
     const { x } = inputs as { x: tf.TensorInfo };
-    if (x.shape.length !== 4) throw new Unsupported();
+    if (x.shape.length !== 4) throw UNSUPPORTED;
     const { info, opts } = poolOpts(x.shape, attrs as Attrs, op);
     return b.makeTensorInfo(info.outShape, "float32", addon.pool(op, f32(b, x), x.shape, opts));
   };
@@ -366,12 +372,12 @@ function makePoolGrad(addon: TorchAddon, op: number) {
   return ({ inputs, backend, attrs }: Args): KernelResult => {
     const b = backend as CpuLikeBackend;
     const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
-    if (input.shape.length !== 4) throw new Unsupported();
+    if (input.shape.length !== 4) throw UNSUPPORTED;
     const { info, opts } = poolOpts(input.shape, attrs as Attrs, op);
-    if (dy.shape.some((d, i) => d !== info.outShape[i])) throw new Unsupported();
+    if (dy.shape.some((d, i) => d !== info.outShape[i])) throw UNSUPPORTED;
     // tfjs' cpu AvgPoolGrad divides by the full window even where the forward pass averaged
     // fewer (padded) cells; keep its results identical by leaving padded cases to it.
-    if (op === 1 && opts.slice(4).some((v) => v !== 0)) throw new Unsupported();
+    if (op === 1 && opts.slice(4).some((v) => v !== 0)) throw UNSUPPORTED;
     return b.makeTensorInfo(input.shape, "float32", addon.poolGrad(op, f32(b, dy), dy.shape, f32(b, input), input.shape, opts));
   };
 }
