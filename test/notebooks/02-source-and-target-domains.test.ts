@@ -2,9 +2,11 @@
  * Chapter 2 (issue 7): feature transfer from Fashion-MNIST to few-label MNIST, DANN from MNIST to an MNIST-M-style
  * target, and fine-tuning on a few labelled target images, asserted on the published results (1,996 MNIST test
  * images: one standard error is about 1 point near 85%).
- * Where the issue's targets are not reached (transfer +10 points over scratch at 10 labels/class; DANN closing 40%
- * of the gap) the bands below hold the measured behaviour instead: transfer matches scratch at 10 labels within noise,
- * DANN gains 10+ points over source-only and closes at least 30% of the gap.
+ * DANN (24 epochs, mean of seeds 1 and 2) measured 28.9% -> 55.1% against 91.9% target-supervised, i.e. 41.6% of the
+ * gap closed (the issue asks 40%); seed 2 alone closes 37.8%, so the band asserts 10+ points over source-only and 35%
+ * of the gap, about one seed's spread below the measurement. Where the issue's target is not reached (transfer +10
+ * points over scratch at 10 labels/class) the band holds the measured behaviour instead: transfer matches scratch
+ * within noise.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { outputsByMime, runNotebook, type NotebookRunOutput } from "./run-notebook";
@@ -43,10 +45,10 @@ describe(`${STEM} (quick)`, () => {
     expect(m.fewshot100_transfer_acc).toBeGreaterThan(m.fewshot10_transfer_acc); // more labels help
   });
 
-  it("DANN beats source-only by at least 10 points and closes at least 30% of the gap to target-supervised", () => {
+  it("DANN beats source-only by at least 10 points and closes at least 35% of the gap to target-supervised", () => {
     expect(m.target_supervised_acc).toBeGreaterThan(m.source_only_target_acc);
     expect(m.dann_target_acc - m.source_only_target_acc).toBeGreaterThanOrEqual(0.1);
-    expect((m.dann_target_acc - m.source_only_target_acc) / (m.target_supervised_acc - m.source_only_target_acc)).toBeGreaterThanOrEqual(0.3);
+    expect((m.dann_target_acc - m.source_only_target_acc) / (m.target_supervised_acc - m.source_only_target_acc)).toBeGreaterThanOrEqual(0.35);
   });
 
   it("prints the profile, backend and settings in its first code cell", () => {
