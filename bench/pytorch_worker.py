@@ -82,6 +82,7 @@ ROWS = {
     "infer mnv2 a0.35@96": ("infer", 16, 96, 0.35),
     "train mnv2 a0.35@96": ("train", 16, 96, 0.35),
     "train mnv2 a1.0@96": ("train", 16, 96, 1.0),
+    "train mnv2 a0.35@224": ("train", 16, 224, 0.35),
     "train cifar cnn b64": ("train-cnn", 64, 32, None),
     "train dense head 1280→10 b256": ("train-head", 256, None, None),
 }

@@ -3,12 +3,16 @@
 // (peak RSS per process); rounds are interleaved and the median iteration time is reported.
 // Writes build/bench/results.json and build/bench/results.md.
 //
-//   node bench/run.mjs [--rounds N] [--seconds S] [--rows substring] [--backends torch,wasm,cpu,pytorch]
+//   node bench/run.mjs [--rounds N] [--seconds S] [--rows substring] [--backends torch,wasm,cpu,pytorch] [--no-chapters]
+//
+// Then the chapters' own loops (bench/chapters.mjs): whole-set hymenoptera feature extraction at 224 and one
+// epoch of each chapter's heaviest loop, through the helpers, next to PyTorch twins.
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CHAPTER_ROWS, runChapterBench } from "./chapters.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
@@ -27,7 +31,7 @@ const backends = opt("backends", "torch,wasm,cpu,pytorch,pytorch-passive").split
 
 const ROWS = [
   "infer mnv2 a0.35@224", "infer mnv2 a1.0@224", "infer mnv2 a0.35@96",
-  "train mnv2 a0.35@96", "train mnv2 a1.0@96", "train cifar cnn b64", "train dense head 1280→10 b256",
+  "train mnv2 a0.35@96", "train mnv2 a1.0@96", "train mnv2 a0.35@224", "train cifar cnn b64", "train dense head 1280→10 b256",
 ].filter((r) => r.includes(rowFilter));
 const BATCH = { "train cifar cnn b64": 64, "train dense head 1280→10 b256": 256 };
 const batchOf = (row) => BATCH[row] ?? 16;
@@ -39,6 +43,7 @@ const SKIP = {
     "infer mnv2 a1.0@224": "pure-JS cpu: ~10 s per batch, skipped",
     "train mnv2 a0.35@96": "pure-JS cpu: ~50 s per step (0.32 img/s in issue 11), skipped",
     "train mnv2 a1.0@96": "pure-JS cpu: minutes per step, skipped",
+    "train mnv2 a0.35@224": "pure-JS cpu: minutes per step, skipped",
     "train cifar cnn b64": "pure-JS cpu Conv2DBackpropFilter: minutes per step, skipped",
   },
 };
@@ -149,4 +154,9 @@ async function main() {
   console.log(`wrote ${path.join(outDir, "results.json")} and results.md in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
-await main();
+if (ROWS.length) await main();
+if (!args.includes("--no-chapters") && CHAPTER_ROWS.some((r) => r.id.includes(rowFilter))) {
+  // The chapter loops run the compiled helpers package (src/helpers/dist).
+  execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" });
+  runChapterBench({ rows: rowFilter, rounds, pytorch: backends.includes("pytorch") && hasPyTorch() });
+}

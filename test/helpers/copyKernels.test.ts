@@ -1,6 +1,7 @@
 // Block-copy Slice / PadV2 (registered on the "torch" backend) against the stock cpu kernels: bit-identical.
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadAddon } from "../../src/helpers/backend/native/addon";
 import { padValues, registerCopyKernels, sliceValues } from "../../src/helpers/backend/native/copyKernels";
 
 const TEST_BACKEND = "copykernels-test";
@@ -64,6 +65,36 @@ describe("block-copy Slice and PadV2", () => {
     const mine = await run(TEST_BACKEND);
     await tf.setBackend("cpu");
     expect(mine).toEqual(ref);
+  });
+
+  const { addon } = loadAddon();
+  it.skipIf(!addon)("the addon's pooled pad/slice (float32) match the cpu kernels bit for bit, from tiny to MobileNetV2-sized", async () => {
+    const NATIVE = "copykernels-native-test";
+    if (!tf.findBackend(NATIVE)) {
+      const CpuBackend = tf.findBackend("cpu")!.constructor as new () => tf.KernelBackend;
+      tf.registerBackend(NATIVE, () => new CpuBackend(), 0);
+      for (const k of tf.getKernelsForBackend("cpu")) tf.registerKernel({ ...k, backendName: NATIVE });
+      registerCopyKernels(NATIVE, addon!, () => 0); // every float32 tensor takes the native path
+    }
+    const big = { shape: [4, 112, 112, 16], begin: [1, 0, 5, 2], size: [2, 111, 100, 14], pads: [[0, 0], [0, 1], [0, 1], [0, 0]] as [number, number][] };
+    for (const c of [...cases(40), big]) {
+      const run = async (backend: string) => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const x = tf.randomUniform(c.shape, -1, 1, "float32", 5);
+          return [tf.slice(x, c.begin, c.size), tf.pad(x, c.pads, 0.25), tf.pad(x, c.pads)].map((t) => ({ shape: t.shape, values: t.dataSync() }));
+        });
+      };
+      const ref = await run("cpu");
+      const mine = await run(NATIVE);
+      mine.forEach((m, i) => {
+        expect(m.shape, JSON.stringify(c)).toEqual(ref[i].shape);
+        let bad = 0;
+        for (let j = 0; j < m.values.length; j++) if (m.values[j] !== ref[i].values[j]) bad++;
+        expect(bad, `${JSON.stringify(c)} output ${i}`).toBe(0);
+      });
+    }
+    await tf.setBackend("cpu");
   });
 
   it("is faster than the per-element cpu kernels on a 224x224 pad gradient", async () => {

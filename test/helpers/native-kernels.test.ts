@@ -8,6 +8,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { addonCandidates, loadAddon } from "../../src/helpers/backend/native/addon";
 import { tuning } from "../../src/helpers/backend/native/kernels";
 import { nativeFallbackCounts, nativeKernelNames, nativePoolStats, tryRegisterNativeBackend } from "../../src/helpers/backend/native";
+import { arrayStream } from "../../src/helpers/data";
+import { trainModel } from "../../src/helpers/train";
 
 const ROOT = path.resolve(__dirname, "../..");
 const BUILD_SH = path.join(ROOT, "native", "build.sh");
@@ -234,6 +236,27 @@ describe.skipIf(!status.ok)(`native kernels vs cpu${skipReason ? ` (${skipReason
     }
   });
 
+  it("large dense products (the addon's oneDNN 1x1-convolution path) incl. transposes, bias, activation and gradients", async () => {
+    // At least 65,536 multiply-adds and 2 rows: what dense layers of the chapters hit (e.g. 128x1568 . 1568x100).
+    for (const [m, k, n] of [[128, 1568, 100], [64, 300, 10], [2, 2048, 40], [300, 64, 129]]) {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const aShape = ta ? [k, m] : [m, k], bShape = tb ? [n, k] : [k, n];
+        const av = randArr(m * k), bv = randArr(k * n), biasV = randArr(n);
+        const what = `matmul a[${aShape}] b[${bShape}] tA=${ta} tB=${tb}`;
+        await compare(what, () => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), ta, tb));
+        await compare(`fused relu ${what}`, () =>
+          tf.fused.matMul({ a: tf.tensor(av, aShape), b: tf.tensor(bv, bShape), transposeA: ta, transposeB: tb, bias: tf.tensor1d(biasV), activation: "relu" }));
+        await compare(`grads ${what}`, () => {
+          const g = tf.grads((a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor) => {
+            const y = tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: "relu" });
+            return tf.sum(tf.mul(y, tf.cos(tf.reshape(tf.range(0, y.size), y.shape))));
+          });
+          return g([tf.tensor(av, aShape), tf.tensor(bv, bShape), tf.tensor1d(biasV)]);
+        });
+      }
+    }
+  });
+
   it("FusedBatchNorm forward and its (overridden) gradient", async () => {
     for (let t = 0; t < 16; t++) {
       const c = randint(1, 17);
@@ -299,7 +322,8 @@ describe.skipIf(!status.ok)(`native kernels vs cpu${skipReason ? ` (${skipReason
     const X = () => tf.tensor(xv, [3, 4, 5]);
     const P = () => tf.add(tf.abs(X()), 0.1);
     await compare("unary", () => [tf.relu(X()), tf.relu6(tf.mul(X(), 3)), tf.clipByValue(X(), -0.5, 1.5), tf.step(X(), 0.3), tf.square(X()), tf.sqrt(P()), tf.rsqrt(P()),
-      tf.exp(X()), tf.log(P()), tf.neg(X()), tf.abs(X()), tf.sigmoid(X()), tf.tanh(X()), tf.reciprocal(P()), tf.elu(X()), tf.leakyRelu(X(), 0.1)]);
+      tf.exp(X()), tf.log(P()), tf.neg(X()), tf.abs(X()), tf.sigmoid(X()), tf.tanh(X()), tf.reciprocal(P()), tf.elu(X()), tf.leakyRelu(X(), 0.1),
+      tf.floor(tf.mul(X(), 3)), tf.ceil(tf.mul(X(), 3))]);
     await compare("reductions", () => [tf.sum(X(), [0, 1]), tf.sum(X(), 2, true), tf.mean(X(), [0, 2]), tf.mean(X()), tf.max(X(), 1), tf.min(X(), [0, 1, 2], true)]);
     await compare("select", () => tf.where(tf.greater(X(), 0), X(), tf.neg(X())));
     await compare("gradients of relu, relu6, clipByValue, square, mean", () => tf.grads((x: tf.Tensor) =>
@@ -526,5 +550,21 @@ describe.skipIf(!status.ok)("native output-buffer recycling", () => {
     expect(s.pooledBytes).toBeLessThanOrEqual(s.capBytes);
     nativePoolStats(true);
     expect(stats().pooledBytes).toBe(0);
+  });
+
+  it("serves a training run's steps from the pool, and trainModel empties it when the run ends", async () => {
+    const input = tf.input({ shape: [64, 64, 3] });
+    let x = tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.heNormal({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
+    x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: "softmax", kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tf.SymbolicTensor });
+    const images = Uint8Array.from({ length: 64 * 64 * 64 * 3 }, (_, i) => (i * 7919) % 256);
+    const data = arrayStream({ images, imageShape: [64, 64, 3], labels: Int32Array.from({ length: 64 }, (_, i) => i % 2), batchSize: 16, shuffle: true, seed: 1 });
+    const before = stats();
+    let midRun: ReturnType<typeof stats> | undefined;
+    await trainModel(model, data, { epochs: 2, optimizer: { type: "sgd", lr: 0.01 }, callbacks: { onEpochEnd: () => void (midRun = stats()) } });
+    expect(midRun!.hits - before.hits).toBeGreaterThan(8); // [16,64,64,16] activations and gradients reused from step 2 on
+    expect(midRun!.pooledBytes).toBeGreaterThan(0);
+    expect(stats().pooledBytes).toBe(0); // released when the run ended
+    model.dispose();
   });
 });

@@ -2,9 +2,10 @@
  * Chapter 2 (issue 7): feature transfer from Fashion-MNIST to few-label MNIST, DANN from MNIST to an MNIST-M-style
  * target, and fine-tuning on a few labelled target images, asserted on the published results (1,996 MNIST test
  * images: one standard error is about 1 point near 85%).
- * DANN (24 epochs, mean of seeds 1 and 2) measured 28.9% -> 55.1% against 91.9% target-supervised, i.e. 41.6% of the
- * gap closed (the issue asks 40%); seed 2 alone closes 37.8%, so the band asserts 10+ points over source-only and 35%
- * of the gap, about one seed's spread below the measurement. Where the issue's target is not reached (transfer +10
+ * DANN (24 epochs, mean of seeds 1 and 2; the two baselines once, with seed 1) measured 29.9% -> 58.8% against 92.1%
+ * target-supervised, i.e. 46.5% of the gap closed; identical in repeated runs on this machine type. The band is the
+ * issue's target: 10+ points over source-only and 40% of the gap (seed 2 alone closes 38.6%, seed 1 55.0%, so the
+ * mean of two seeds is what makes the target hold). Where the issue's target is not reached (transfer +10
  * points over scratch at 10 labels/class) the band holds the measured behaviour instead: transfer matches scratch
  * within noise.
  */
@@ -45,10 +46,10 @@ describe(`${STEM} (quick)`, () => {
     expect(m.fewshot100_transfer_acc).toBeGreaterThan(m.fewshot10_transfer_acc); // more labels help
   });
 
-  it("DANN beats source-only by at least 10 points and closes at least 35% of the gap to target-supervised", () => {
+  it("DANN beats source-only by at least 10 points and closes at least 40% of the gap to target-supervised", () => {
     expect(m.target_supervised_acc).toBeGreaterThan(m.source_only_target_acc);
     expect(m.dann_target_acc - m.source_only_target_acc).toBeGreaterThanOrEqual(0.1);
-    expect((m.dann_target_acc - m.source_only_target_acc) / (m.target_supervised_acc - m.source_only_target_acc)).toBeGreaterThanOrEqual(0.35);
+    expect((m.dann_target_acc - m.source_only_target_acc) / (m.target_supervised_acc - m.source_only_target_acc)).toBeGreaterThanOrEqual(0.4);
   });
 
   it("prints the profile, backend and settings in its first code cell", () => {

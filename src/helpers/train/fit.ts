@@ -16,6 +16,7 @@ import { Rng, type RngState } from "../data/pipeline";
 import { withSeededMathRandom } from "./rng";
 import { readTensors, writeTensors } from "./tensorFiles";
 import { fileIOHandler } from "../models/io";
+import { releaseNativeBuffers } from "../backend";
 
 /** A model given as a function: `forward(x, training)` returns predictions; `variables` are trained. */
 export interface FunctionModel {
@@ -303,6 +304,14 @@ export function checkpointEpoch(checkpointDir: string): number | undefined {
  * With `checkpointDir`, every epoch is checkpointed and a rerun resumes after the last completed epoch.
  */
 export async function trainModel(target: TrainTarget, train: BatchStream, opts: TrainOptions): Promise<TrainingHistory> {
+  try {
+    return await trainModelOnce(target, train, opts);
+  } finally {
+    releaseNativeBuffers(); // the native backend's step-sized buffer pool is not needed between runs
+  }
+}
+
+async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: TrainOptions): Promise<TrainingHistory> {
   const seed = opts.seed ?? 42;
   const opt: tf.Optimizer | GroupedOptimizer =
     opts.optimizer === undefined

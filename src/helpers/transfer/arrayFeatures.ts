@@ -10,6 +10,7 @@ import type { PreprocessingSpec } from "../models/zoo";
 import { arrayStream } from "../data/pipeline";
 import { upsampleBatch } from "../data/batchResize";
 import { extractFeatures, type FeatureSet } from "./features";
+import { releaseNativeBuffers } from "../backend";
 
 export interface ArrayFeaturesOptions {
   /** Frozen backbone; its input size (e.g. after `withInputSize`) is the size images are upsampled to. */
@@ -49,6 +50,14 @@ export function hashImageArray(images: Uint8Array, imageShape: readonly number[]
 
 /** Extract (or read from the cache) pooled features of `images` at the backbone's input size. */
 export async function extractArrayFeatures(opts: ArrayFeaturesOptions): Promise<FeatureSet> {
+  try {
+    return await extractArrayFeaturesOnce(opts);
+  } finally {
+    releaseNativeBuffers(); // the native backend's step-sized buffer pool is not needed between runs
+  }
+}
+
+async function extractArrayFeaturesOnce(opts: ArrayFeaturesOptions): Promise<FeatureSet> {
   const inShape = opts.backbone.inputs[0].shape;
   const [h, w] = [inShape[1], inShape[2]];
   if (typeof h !== "number" || typeof w !== "number") throw new Error(`extractArrayFeatures: the backbone's input size is not fixed ([${inShape}]); give it one with withInputSize().`);

@@ -18,6 +18,7 @@ import { createOptimizer, type OptimizerSpec } from "../train/fit";
 import { setOptimizerLearningRate } from "./paramGroups";
 import { gradientReversal } from "./gradientReversal";
 import { seededInitializer } from "../models/builders";
+import { releaseNativeBuffers } from "../backend";
 
 /** lambda_p = 2 / (1 + exp(-gamma p)) - 1: 0 at p = 0, ~1 at p = 1. */
 export function dannLambda(p: number, gamma = 10): number {
@@ -151,6 +152,14 @@ function oneHotLabels(y: tf.Tensor, numClasses: number): tf.Tensor {
  * the same size (the domain classifier then sees balanced domains). Weights are updated in place.
  */
 export async function trainDann(nets: DannNetworks | Pick<DannNetworks, "featureExtractor" | "labelClassifier">, opts: TrainDannOptions): Promise<DannHistory> {
+  try {
+    return await trainDannOnce(nets, opts);
+  } finally {
+    releaseNativeBuffers(); // the native backend's step-sized buffer pool is not needed between runs
+  }
+}
+
+async function trainDannOnce(nets: DannNetworks | Pick<DannNetworks, "featureExtractor" | "labelClassifier">, opts: TrainDannOptions): Promise<DannHistory> {
   const t0 = Date.now();
   const w = opts.domainLossWeight ?? 1;
   const domain = opts.target && w > 0 ? (nets as DannNetworks).domainClassifier : undefined;

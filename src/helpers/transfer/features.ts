@@ -13,6 +13,7 @@ import { applyPreprocessing, PreprocessingSpec } from "../models/zoo";
 import { cutAtLayer } from "./ops";
 import { featureStream } from "../data/pipeline";
 import { weightsFingerprint } from "../models/fingerprint";
+import { releaseNativeBuffers } from "../backend";
 
 /** Features of a whole dataset, in the order the stream's `iterate(0)` yields samples. */
 export interface FeatureSet {
@@ -113,6 +114,14 @@ function readCache(dir: string): Omit<FeatureSet, "fromCache" | "seconds" | "key
  * (training=false) batch by batch; no tensors are kept.
  */
 export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<FeatureSet> {
+  try {
+    return await extractFeaturesOnce(opts);
+  } finally {
+    releaseNativeBuffers(); // the native backend's step-sized buffer pool is not needed between runs
+  }
+}
+
+async function extractFeaturesOnce(opts: ExtractFeaturesOptions): Promise<FeatureSet> {
   const t0 = Date.now();
   const model = opts.layer && opts.backbone.outputs[0] && (opts.backbone.outputs[0] as any).sourceLayer?.name !== opts.layer ? cutAtLayer(opts.backbone, opts.layer) : opts.backbone;
   const layer = opts.layer ?? (model.outputs[0] as any).sourceLayer?.name ?? "output";

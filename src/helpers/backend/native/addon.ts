@@ -24,11 +24,6 @@ export interface TorchAddon {
     x: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array | null,
     offset: Float32Array | null, channels: number, eps: number,
   ): Float32Array;
-  /** → [dx, dMean, dVariance, dScale, dOffset]. */
-  batchNormGrad(
-    x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array | null,
-    channels: number, eps: number,
-  ): Float32Array[];
   /** Broadcasting binary op; op codes in kernels.ts (BINARY). Float32Array or Uint8Array (bool) in and out. */
   binary(op: number, a: Float32Array | Uint8Array, aShape: number[], b: Float32Array | Uint8Array, bShape: number[]): Float32Array | Uint8Array;
   /** Elementwise float op; op codes in kernels.ts (UNARY); p0/p1 are its attributes. */
@@ -38,6 +33,10 @@ export interface TorchAddon {
   select(condition: Uint8Array, t: Float32Array, e: Float32Array, shape: number[]): Float32Array;
   clipGrad(dy: Float32Array, x: Float32Array, lo: number, hi: number): Float32Array;
   broadcastScale(x: Float32Array, xShape: number[], outShape: number[], scale: number): Float32Array;
+  /** Constant padding (PadV2); paddings = [before0, after0, before1, after1, ...], all non-negative. */
+  pad(x: Float32Array, shape: number[], paddings: number[], value: number): Float32Array;
+  /** x[begin : begin + size] as a new row-major array (Slice). */
+  slice(x: Float32Array, shape: number[], begin: number[], size: number[]): Float32Array;
   /** op 0 max, 1 avg; opts = [kh, kw, strideH, strideW, padTop, padBottom, padLeft, padRight]. */
   pool(op: number, x: Float32Array, xShape: number[], opts: number[]): Float32Array;
   poolGrad(op: number, dy: Float32Array, dyShape: number[], x: Float32Array, xShape: number[], opts: number[]): Float32Array;

@@ -3,7 +3,10 @@
 // ZeroPadding2D layers of MobileNetV2 (block_1/3/6/13_pad) and their gradients (a Slice) took ~70% of a
 // training step (measured: 4.0 s Slice + 0.9 s PadV2 of 5.7 s for batch 4; 1.2 s step after this change).
 // Results are bit-identical: these kernels only move values. Unsupported cases use the cpu kernel.
+// Large float32 tensors go to the addon (`pad`/`slice`): its outputs come from the recycled buffer pool,
+// where a fresh 80 MB array per call (block_1_pad at 224, batch 16) cost more in page faults than the copy.
 import * as tf from "@tensorflow/tfjs";
+import type { TorchAddon } from "./addon";
 
 interface CpuLikeBackend extends tf.KernelBackend {
   data: { get(dataId: object): { values: unknown } };
@@ -74,8 +77,14 @@ export function padValues<T extends NumArray>(x: T, shape: readonly number[], pa
   return { values: out, shape: outShape };
 }
 
-/** Replace `backendName`'s Slice and PadV2 kernels (copied from cpu) with the block-copy versions above. */
-export function registerCopyKernels(backendName: string): void {
+/**
+ * Replace `backendName`'s Slice and PadV2 kernels (copied from cpu) with the block-copy versions above, or the
+ * addon's pooled copies for float32 tensors of at least `minNative` elements when `addon` has them.
+ */
+export function registerCopyKernels(backendName: string, addon?: Pick<TorchAddon, "pad" | "slice">, minNative: () => number = () => 8192): void {
+  // An addon built before pad/slice existed keeps the JS copies.
+  const hasNative = addon !== undefined && typeof addon.pad === "function" && typeof addon.slice === "function";
+  const nativeOk = (x: tf.TensorInfo, vals: unknown) => hasNative && vals instanceof Float32Array && x.dtype === "float32" && vals.length >= minNative();
   const slice0 = tf.getKernel("Slice", backendName);
   const pad0 = tf.getKernel("PadV2", backendName);
   if (!slice0 || !pad0) return;
@@ -90,6 +99,7 @@ export function registerCopyKernels(backendName: string): void {
       const vals = backend.data.get(x.dataId).values;
       if (!numeric(vals) || x.shape.length === 0) return slice0.kernelFunc(args);
       const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs!.begin as number | number[], attrs!.size as number | number[]);
+      if (nativeOk(x, vals)) return backend.makeTensorInfo(size, x.dtype, addon!.slice(vals as Float32Array, x.shape, begin, size));
       return backend.makeTensorInfo(size, x.dtype, sliceValues(vals, x.shape, begin, size));
     },
   });
@@ -104,7 +114,12 @@ export function registerCopyKernels(backendName: string): void {
       const paddings = attrs!.paddings as Array<[number, number]>;
       const vals = backend.data.get(x.dataId).values;
       if (!numeric(vals) || x.shape.length === 0 || paddings.some((p) => p[0] < 0 || p[1] < 0)) return pad0.kernelFunc(args);
-      const r = padValues(vals, x.shape, paddings, Number(attrs!.constantValue ?? 0));
+      const value = Number(attrs!.constantValue ?? 0);
+      if (nativeOk(x, vals)) {
+        const outShape = x.shape.map((s, d) => paddings[d][0] + s + paddings[d][1]);
+        return backend.makeTensorInfo(outShape, x.dtype, addon!.pad(vals as Float32Array, x.shape, paddings.flat(), value));
+      }
+      const r = padValues(vals, x.shape, paddings, value);
       return backend.makeTensorInfo(r.shape, x.dtype, r.values);
     },
   });

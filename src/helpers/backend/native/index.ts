@@ -9,8 +9,8 @@ import { registerCopyKernels } from "./copyKernels";
 import { trackAddonOutputs, withBufferRecycling } from "./recycling";
 import { patchBatchNormalization, patchDense, patchReLU6, registerBatchNormTrainGradient } from "./layers";
 import {
-  BN_GRAD_KERNEL, CLIP_GRAD_KERNEL, MEAN_GRAD_KERNEL, RELU6_GRAD_KERNEL, RELU_GRAD_KERNEL, SQUARE_GRAD_KERNEL,
-  bnGradSupported, fallbackCounts, gradientKernels, nativeKernels, withFallback,
+  CLIP_GRAD_KERNEL, MEAN_GRAD_KERNEL, RELU6_GRAD_KERNEL, RELU_GRAD_KERNEL, SQUARE_GRAD_KERNEL,
+  bnGradSupported, fallbackCounts, gradientKernels, nativeKernels, tuning, withFallback,
 } from "./kernels";
 
 export interface NativeBackendStatus {
@@ -68,22 +68,25 @@ const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {
   tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
 
 function overrideGradients(): void {
-  // Stock: Tile + 4 separate reductions; here one native pass gives all five gradients.
+  // Stock: Tile + 4 separate reductions per input. Here each input's gradient is built only when the tape asks
+  // for it. A frozen BatchNorm (fine-tuning with the ImageNet statistics) needs dx alone: dy times a per-channel
+  // gain, one pass over the activations instead of the five-output kernel's extra reads and reductions.
   overrideGradient("FusedBatchNorm", (dy, saved, attrs) => {
     const [x, mean, variance, scale] = saved;
     if (!isF32(x, mean, variance, scale) || !bnGradSupported(x, mean, variance, scale)) return null;
-    // Computed eagerly like the stock gradient's shared terms: the enclosing backward
-    // tidy disposes whichever of the five the engine does not consume.
-    const inputs: tf.NamedTensorMap = { x, dy, mean, variance };
-    if (scale) inputs.scale = scale;
-    const outs = tf.engine().runKernel(BN_GRAD_KERNEL, inputs, { varianceEpsilon: attrs.varianceEpsilon }) as tf.Tensor[];
-    const [dx, dMean, dVar, dScale, dOffset] = outs;
+    const c = x.shape[x.rank - 1];
+    const eps = Number(attrs.varianceEpsilon ?? 0.001);
+    const inv = () => tf.rsqrt(tf.add(tf.reshape(variance, [c]), eps));
+    const gain = () => (scale ? tf.mul(tf.reshape(scale, [c]), inv()) : inv());
+    const rows = () => tf.reshape(dy, [-1, c]);
+    const sumDy = () => tf.sum(rows(), 0);
+    const sumDyXc = () => tf.sum(tf.mul(rows(), tf.sub(tf.reshape(x, [-1, c]), tf.reshape(mean, [c]))), 0);
     return {
-      x: () => dx,
-      mean: () => tf.reshape(dMean, mean.shape),
-      variance: () => tf.reshape(dVar, mean.shape),
-      scale: () => tf.reshape(dScale, mean.shape),
-      offset: () => tf.reshape(dOffset, mean.shape),
+      x: () => tf.mul(dy, gain()),
+      mean: () => tf.reshape(tf.neg(tf.mul(gain(), sumDy())), mean.shape),
+      variance: () => tf.reshape(tf.mul(tf.mul(gain(), tf.square(inv())), tf.mul(sumDyXc(), -0.5)), mean.shape),
+      scale: () => tf.reshape(tf.mul(inv(), sumDyXc()), (scale ?? mean).shape),
+      offset: () => tf.reshape(sumDy(), mean.shape),
     };
   });
   // Stock: GreaterEqual, LessEqual, LogicalAnd, ZerosLike, Select (the ReLU6 layer's clip).
@@ -133,7 +136,7 @@ function register(rawAddon: TorchAddon): void {
   for (const [name, kernelFunc] of Object.entries(gradientKernels(addon))) {
     tf.registerKernel({ kernelName: name, backendName: NATIVE_BACKEND_NAME, kernelFunc });
   }
-  registerCopyKernels(NATIVE_BACKEND_NAME); // Slice/PadV2 as block copies (MobileNetV2 pads at 224)
+  registerCopyKernels(NATIVE_BACKEND_NAME, addon, () => tuning.small); // Slice/PadV2 (MobileNetV2 pads at 224)
   overrideGradients();
   registerBatchNormTrainGradient();
   patchBatchNormalization(NATIVE_BACKEND_NAME);
@@ -167,6 +170,15 @@ export { registerWasmTrainingKernels } from "./wasm-grads";
 export { recyclingStats } from "./recycling";
 
 /** The addon's output-buffer pool: bytes held, cap, reuse hits and misses (undefined without the addon). */
+/**
+ * Empty the addon's output-buffer pool (a no-op without the addon). The pool keeps a whole training step's dead
+ * buffers for the next step; the helpers call this when a training run or a feature extraction ends, so memory
+ * is not held while the notebook does something else.
+ */
+export function releaseNativeBuffers(): void {
+  registeredAddon?.poolStats(true);
+}
+
 export function nativePoolStats(clear = false): { pooledBytes: number; capBytes: number; hits: number; misses: number; recycled: number; dropped: number } | undefined {
   if (!registeredAddon) return undefined;
   const [pooledBytes, capBytes, hits, misses, recycled, dropped] = registeredAddon.poolStats(clear);

@@ -186,22 +186,8 @@ function makeBatchNorm(addon: TorchAddon) {
   };
 }
 
-export const BN_GRAD_KERNEL = "TorchBatchNormGrad";
 export const BN_TRAIN_KERNEL = "TorchBatchNormTrain";
 export const BN_TRAIN_GRAD_KERNEL = "TorchBatchNormTrainGrad";
-
-/** Inputs {x, dy, mean, variance, scale?}, attrs {varianceEpsilon} → [dx, dMean, dVariance, dScale, dOffset] ([C] each but dx). */
-function makeBatchNormGrad(addon: TorchAddon) {
-  return ({ inputs, backend, attrs }: Args): KernelResult => {
-    const b = backend as CpuLikeBackend;
-    const { x, dy, mean, variance, scale } = inputs as Record<string, tf.TensorInfo | undefined>;
-    if (!x || !dy || !mean || !variance) throw new Error(`${BN_GRAD_KERNEL}: x, dy, mean and variance are required`);
-    const c = bnChannels(x, mean, variance, scale);
-    const eps = Number((attrs as Attrs).varianceEpsilon ?? 0.001);
-    const outs = addon.batchNormGrad(f32(b, x), f32(b, dy), f32(b, mean), f32(b, variance), optF32(b, scale), c, eps);
-    return [b.makeTensorInfo(x.shape, "float32", outs[0]), ...outs.slice(1).map((v) => b.makeTensorInfo([c], "float32", v))];
-  };
-}
 
 function values(backend: CpuLikeBackend, t: tf.TensorInfo, dtype: "float32" | "bool"): Float32Array | Uint8Array {
   if (t.dtype !== dtype) throw UNSUPPORTED;
@@ -254,6 +240,7 @@ const UNARY: Record<string, [number, (a: Attrs) => [number, number]]> = {
   Log: [8, () => [0, 0]], Neg: [9, () => [0, 0]], Abs: [10, () => [0, 0]], Sigmoid: [11, () => [0, 0]],
   Tanh: [12, () => [0, 0]], Reciprocal: [13, () => [0, 0]], Elu: [14, () => [0, 0]],
   LeakyRelu: [15, (a) => [Number(a.alpha ?? 0.2), 0]],
+  Floor: [16, () => [0, 0]], Ceil: [17, () => [0, 0]],
 };
 
 function makeUnary(addon: TorchAddon, op: number, params: (a: Attrs) => [number, number]) {
@@ -317,7 +304,6 @@ export function gradientKernels(addon: TorchAddon): Record<string, tf.KernelFunc
     const shape = a.shape as number[];
     return bk.makeTensorInfo(shape, "float32", addon.broadcastScale(f32(bk, dy), dy.shape, shape, Number(a.scale)));
   }) as tf.KernelFunc;
-  out[BN_GRAD_KERNEL] = makeBatchNormGrad(addon) as tf.KernelFunc;
   // {x, gamma, beta}, {varianceEpsilon} → [y, mean, variance]
   out[BN_TRAIN_KERNEL] = (({ inputs, backend, attrs }: Args) => {
     const b = backend as CpuLikeBackend;
