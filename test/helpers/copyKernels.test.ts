@@ -1,4 +1,5 @@
 // Block-copy Slice / PadV2 (registered on the "torch" backend) against the stock cpu kernels: bit-identical.
+// Their speed is a benchmark matter (the 224-px training rows of `npm run bench`), not asserted here.
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadAddon } from "../../src/helpers/backend/native/addon";
@@ -95,22 +96,5 @@ describe("block-copy Slice and PadV2", () => {
       });
     }
     await tf.setBackend("cpu");
-  });
-
-  it("is faster than the per-element cpu kernels on a 224x224 pad gradient", async () => {
-    const time = async (backend: string) => {
-      await tf.setBackend(backend);
-      expect(tf.getBackend()).toBe(backend);
-      const x = tf.fill([4, 113, 113, 16], 0.5);
-      const t0 = performance.now();
-      tf.tidy(() => tf.slice(tf.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]]), [0, 0, 0, 0], [4, 113, 113, 16]).dataSync());
-      const dt = performance.now() - t0;
-      x.dispose();
-      return dt;
-    };
-    const cpu = await time("cpu");
-    const fast = await time(TEST_BACKEND);
-    await tf.setBackend("cpu");
-    expect(fast).toBeLessThan(cpu / 3);
   });
 });
