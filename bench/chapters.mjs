@@ -14,6 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { median, runWorker } from "./common.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
@@ -30,7 +31,6 @@ export const CHAPTER_ROWS = [
 /** One timed run of `row` through the helpers, in this process. */
 async function runTorchRow(id) {
   const tl = require("@course/helpers");
-  const tf = require("@tensorflow/tfjs");
   const time = async (f) => {
     const t0 = performance.now();
     await f();
@@ -80,25 +80,15 @@ async function runTorchRow(id) {
     await fit(data.train.samples.slice(0, 32));
     return { seconds: await time(() => fit(data.train.samples)), items: data.train.samples.length, detail: info.name };
   }
-  tf.util.assert(false, () => `unknown row ${id}`);
+  throw new Error(`unknown chapter row '${id}'; rows: ${CHAPTER_ROWS.map((r) => r.id).join(", ")}`);
 }
 
 function measure(side, id) {
   const cmd = side === "pytorch"
     ? ["/usr/bin/python3", [path.join(here, "pytorch_chapters.py"), id]]
     : [process.execPath, [fileURLToPath(import.meta.url), "--worker", id]];
-  const env = { ...process.env };
-  if (side === "torch" && env.MALLOC_ARENA_MAX === undefined) env.MALLOC_ARENA_MAX = "1"; // as the course runs it
-  const r = spawnSync(cmd[0], cmd[1], { encoding: "utf8", timeout: 600_000, cwd: root, maxBuffer: 1 << 24, env });
-  const line = (r.stdout ?? "").split("\n").reverse().find((l) => l.startsWith("{"));
-  if (!line) return { error: r.error ? String(r.error.message) : `exit ${r.status}: ${(r.stderr ?? "").trim().split("\n").pop()}` };
-  return JSON.parse(line);
+  return runWorker(cmd[0], cmd[1], { cwd: root, timeoutMs: 600_000, torch: side === "torch" });
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
 
 export function runChapterBench({ rows = "", rounds = 1, pytorch = true } = {}) {
   const selected = CHAPTER_ROWS.filter((r) => r.id.includes(rows));

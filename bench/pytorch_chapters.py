@@ -3,11 +3,9 @@ augmentations and data, with PIL and NumPy for decoding (Debian's python3-torch 
 
 usage: python3 bench/pytorch_chapters.py <row id>  -> one JSON line on stdout
 """
-import json
 import math
 import os
 import random
-import resource
 import sys
 import time
 
@@ -18,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_worker import MobileNetV2  # noqa: E402  (the Keras-equivalent MobileNetV2 of the kernel bench)
+from pytorch_worker import MobileNetV2, measure_and_print  # noqa: E402  (the kernel bench's Keras-equivalent MobileNetV2)
 
 
 def cache_dir():
@@ -200,16 +198,12 @@ def run(row):
 
 def main():
     row = sys.argv[1]
-    torch.set_num_threads(2)
-    out = {}
-    try:
-        seconds, items = run(row)
-        out.update(seconds=seconds, items=items, detail=f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)")
-    except Exception as e:  # report, never crash the harness
-        out["error"] = str(e).splitlines()[0][:200]
-    out["maxRssMB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(out))
 
+    def measure():
+        seconds, items = run(row)
+        return dict(seconds=seconds, items=items, detail=f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)")
+
+    measure_and_print({}, measure)
 
 if __name__ == "__main__":
     main()

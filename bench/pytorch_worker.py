@@ -117,15 +117,26 @@ def setup(row):
     return step
 
 
+def measure_and_print(out, measure):
+    """Fill `out` with `measure()`'s fields, or an error (never crash the harness); add peak RSS; print one JSON line."""
+    try:
+        torch.set_num_threads(2)
+        out.update(measure())
+    except Exception as e:
+        out["error"] = str(e).splitlines()[0][:200]
+    out["maxRssMB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
 def main():
     row, seconds = sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
     out = {"backend": "pytorch-passive" if os.environ.get("OMP_WAIT_POLICY") == "PASSIVE" else "pytorch", "row": row}
-    try:
-        torch.set_num_threads(2)
+
+    def measure():
         run = setup(row)
         t0 = time.perf_counter()
         run()
-        out["warmMs"] = (time.perf_counter() - t0) * 1000
+        warm = (time.perf_counter() - t0) * 1000
         times, cpu, start = [], [], time.perf_counter()
         while len(times) < 3 or (time.perf_counter() - start < seconds and len(times) < 30):
             t, c = time.perf_counter(), time.process_time()
@@ -133,12 +144,9 @@ def main():
             times.append((time.perf_counter() - t) * 1000)
             cpu.append((time.process_time() - c) * 1000)
         wait = os.environ.get("OMP_WAIT_POLICY")
-        out.update(times=times, cpu=cpu, detail=f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads{', OMP_WAIT_POLICY=' + wait if wait else ''})")
-    except Exception as e:  # report, never crash the harness
-        out["error"] = str(e).splitlines()[0][:200]
-    out["maxRssMB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(out))
+        return dict(warmMs=warm, times=times, cpu=cpu, detail=f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads{', OMP_WAIT_POLICY=' + wait if wait else ''})")
 
+    measure_and_print(out, measure)
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CHAPTER_ROWS, runChapterBench } from "./chapters.mjs";
+import { median, runWorker } from "./common.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
@@ -68,18 +69,9 @@ function measure(backend, row) {
   const env = { ...process.env };
   if (backend === "pytorch-passive") env.OMP_WAIT_POLICY = "PASSIVE";
   else if (backend === "pytorch") delete env.OMP_WAIT_POLICY;
-  // The course runs the torch backend with one malloc arena (kernel spec env, Makefile): measure it that way.
-  if (backend === "torch" && env.MALLOC_ARENA_MAX === undefined) env.MALLOC_ARENA_MAX = "1";
-  const r = spawnSync(cmd[0], cmd[1], { encoding: "utf8", timeout: 240_000, cwd: root, maxBuffer: 1 << 24, env });
-  const line = (r.stdout ?? "").split("\n").reverse().find((l) => l.startsWith("{"));
-  if (!line) return { backend, row, error: r.error ? String(r.error.message) : `exit ${r.status}: ${(r.stderr ?? "").trim().split("\n").pop()}` };
-  return JSON.parse(line);
+  const m = runWorker(cmd[0], cmd[1], { cwd: root, env, timeoutMs: 240_000, torch: backend === "torch" });
+  return m.error ? { backend, row, error: m.error } : m;
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
 
 async function main() {
   fs.mkdirSync(outDir, { recursive: true });
