@@ -16,7 +16,7 @@ import { Rng, type RngState } from "../data/pipeline";
 import { withSeededMathRandom } from "./rng";
 import { readTensors, writeTensors } from "./tensorFiles";
 import { fileIOHandler } from "../models/io";
-import { releaseNativeBuffers } from "../backend";
+import { releasingNativeBuffers } from "../backend";
 
 /** A model given as a function: `forward(x, training)` returns predictions; `variables` are trained. */
 export interface FunctionModel {
@@ -304,11 +304,8 @@ export function checkpointEpoch(checkpointDir: string): number | undefined {
  * With `checkpointDir`, every epoch is checkpointed and a rerun resumes after the last completed epoch.
  */
 export async function trainModel(target: TrainTarget, train: BatchStream, opts: TrainOptions): Promise<TrainingHistory> {
-  try {
-    return await trainModelOnce(target, train, opts);
-  } finally {
-    releaseNativeBuffers(); // the native backend's step-sized buffer pool is not needed between runs
-  }
+  // The native backend's step-sized buffer pool is not needed between runs.
+  return releasingNativeBuffers(() => trainModelOnce(target, train, opts));
 }
 
 async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: TrainOptions): Promise<TrainingHistory> {

@@ -10,7 +10,7 @@ import type { PreprocessingSpec } from "../models/zoo";
 import { arrayStream } from "../data/pipeline";
 import { upsampleBatch } from "../data/batchResize";
 import { extractFeatures, type FeatureSet } from "./features";
-import { releaseNativeBuffers } from "../backend";
+import { releasingNativeBuffers } from "../backend";
 
 export interface ArrayFeaturesOptions {
   /** Frozen backbone; its input size (e.g. after `withInputSize`) is the size images are upsampled to. */
@@ -50,11 +50,8 @@ export function hashImageArray(images: Uint8Array, imageShape: readonly number[]
 
 /** Extract (or read from the cache) pooled features of `images` at the backbone's input size. */
 export async function extractArrayFeatures(opts: ArrayFeaturesOptions): Promise<FeatureSet> {
-  try {
-    return await extractArrayFeaturesOnce(opts);
-  } finally {
-    releaseNativeBuffers(); // the native backend's step-sized buffer pool is not needed between runs
-  }
+  // The native backend's step-sized buffer pool is not needed between runs.
+  return releasingNativeBuffers(() => extractArrayFeaturesOnce(opts));
 }
 
 async function extractArrayFeaturesOnce(opts: ArrayFeaturesOptions): Promise<FeatureSet> {

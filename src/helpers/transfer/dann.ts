@@ -18,7 +18,7 @@ import { createOptimizer, type OptimizerSpec } from "../train/fit";
 import { setOptimizerLearningRate } from "./paramGroups";
 import { gradientReversal } from "./gradientReversal";
 import { seededInitializer } from "../models/builders";
-import { releaseNativeBuffers } from "../backend";
+import { releasingNativeBuffers } from "../backend";
 
 /** lambda_p = 2 / (1 + exp(-gamma p)) - 1: 0 at p = 0, ~1 at p = 1. */
 export function dannLambda(p: number, gamma = 10): number {
@@ -152,11 +152,8 @@ function oneHotLabels(y: tf.Tensor, numClasses: number): tf.Tensor {
  * the same size (the domain classifier then sees balanced domains). Weights are updated in place.
  */
 export async function trainDann(nets: DannNetworks | Pick<DannNetworks, "featureExtractor" | "labelClassifier">, opts: TrainDannOptions): Promise<DannHistory> {
-  try {
-    return await trainDannOnce(nets, opts);
-  } finally {
-    releaseNativeBuffers(); // the native backend's step-sized buffer pool is not needed between runs
-  }
+  // The native backend's step-sized buffer pool is not needed between runs.
+  return releasingNativeBuffers(() => trainDannOnce(nets, opts));
 }
 
 async function trainDannOnce(nets: DannNetworks | Pick<DannNetworks, "featureExtractor" | "labelClassifier">, opts: TrainDannOptions): Promise<DannHistory> {

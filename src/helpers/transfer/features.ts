@@ -13,7 +13,7 @@ import { applyPreprocessing, PreprocessingSpec } from "../models/zoo";
 import { cutAtLayer } from "./ops";
 import { featureStream } from "../data/pipeline";
 import { weightsFingerprint } from "../models/fingerprint";
-import { releaseNativeBuffers } from "../backend";
+import { releasingNativeBuffers } from "../backend";
 
 /** Features of a whole dataset, in the order the stream's `iterate(0)` yields samples. */
 export interface FeatureSet {
@@ -114,11 +114,8 @@ function readCache(dir: string): Omit<FeatureSet, "fromCache" | "seconds" | "key
  * (training=false) batch by batch; no tensors are kept.
  */
 export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<FeatureSet> {
-  try {
-    return await extractFeaturesOnce(opts);
-  } finally {
-    releaseNativeBuffers(); // the native backend's step-sized buffer pool is not needed between runs
-  }
+  // The native backend's step-sized buffer pool is not needed between runs.
+  return releasingNativeBuffers(() => extractFeaturesOnce(opts));
 }
 
 async function extractFeaturesOnce(opts: ExtractFeaturesOptions): Promise<FeatureSet> {

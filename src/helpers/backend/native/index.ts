@@ -169,7 +169,6 @@ export function tryRegisterNativeBackend(): NativeBackendStatus {
 export { registerWasmTrainingKernels } from "./wasm-grads";
 export { recyclingStats } from "./recycling";
 
-/** The addon's output-buffer pool: bytes held, cap, reuse hits and misses (undefined without the addon). */
 /**
  * Empty the addon's output-buffer pool (a no-op without the addon). The pool keeps a whole training step's dead
  * buffers for the next step; the helpers call this when a training run or a feature extraction ends, so memory
@@ -179,6 +178,16 @@ export function releaseNativeBuffers(): void {
   registeredAddon?.poolStats(true);
 }
 
+/** Run `job` (a training run, a feature extraction) and empty the buffer pool when it ends, however it ends. */
+export async function releasingNativeBuffers<T>(job: () => Promise<T>): Promise<T> {
+  try {
+    return await job();
+  } finally {
+    releaseNativeBuffers();
+  }
+}
+
+/** The addon's output-buffer pool: bytes held, cap, reuse hits and misses (undefined without the addon). */
 export function nativePoolStats(clear = false): { pooledBytes: number; capBytes: number; hits: number; misses: number; recycled: number; dropped: number } | undefined {
   if (!registeredAddon) return undefined;
   const [pooledBytes, capBytes, hits, misses, recycled, dropped] = registeredAddon.poolStats(clear);
