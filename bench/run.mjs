@@ -27,7 +27,8 @@ const rounds = Number(opt("rounds", 2));
 const seconds = Number(opt("seconds", 2.5));
 const rowFilter = opt("rows", "");
 // pytorch = stock PyTorch (the issue's reference); pytorch-passive = the same with
-// OMP_WAIT_POLICY=PASSIVE, which the torch backend sets for itself (fair under CPU contention).
+// OMP_WAIT_POLICY=PASSIVE (idle OpenMP workers sleep instead of spinning; what the torch backend used before
+// its thread governor, kept as a second reference).
 const backends = opt("backends", "torch,wasm,cpu,pytorch,pytorch-passive").split(",");
 
 const ROWS = [
@@ -137,7 +138,7 @@ async function main() {
     ...table.map((t) => `| ${t.row} | ${t.backend} | ${fmt(t.rate)} | ${fmt(t.ratio, 2)} | ${fmt(t.ratioPassive, 2)} | ${fmt(t.medianMs, 0)} | ${fmt(t.cpuMs, 0)} | ${fmt(t.peakRssMB, 0)} | ${fmt(t.rssRatio, 2)} | ${t.note ?? ""} |`),
     "",
     "Throughput is img/s (samples/s for the dense head); × PyTorch = throughput ratio to stock PyTorch CPU (torch.set_num_threads(2)),",
-    "× PyTorch (passive) = ratio to the same PyTorch with OMP_WAIT_POLICY=PASSIVE (what the torch backend uses; fairer when other processes load the cores).",
+    "× PyTorch (passive) = ratio to the same PyTorch with OMP_WAIT_POLICY=PASSIVE (idle OpenMP workers sleep instead of spinning).",
     "CPU ms/iter = user+system CPU time of the process per iteration (all threads): less sensitive to other load than wall time.",
     "",
   ].join("\n");

@@ -15,11 +15,16 @@
 #include <torch/csrc/api/include/torch/version.h>
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <fstream>
+#include <sched.h>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <malloc.h>
 #include <mutex>
+#include <sstream>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <limits>
@@ -340,9 +345,108 @@ void getArgs(napi_env env, napi_callback_info info, size_t want, std::vector<nap
   if (argc < want) throw JsError("too few arguments");
 }
 
+// Thread governor. libgomp's workers spin for a while between parallel regions (OMP_WAIT_POLICY
+// unset, as in stock PyTorch): MobileNetV2 steps are hundreds of short ops, and waking sleeping
+// workers for each one (OMP_WAIT_POLICY=PASSIVE) made them 1.4-1.8x slower. Spinning workers on a
+// core another process needs stall every barrier instead (a 96-px training step: 80 ms alone,
+// 210 ms beside one busy process with 2 threads, 90 ms with 1). So about every half second a
+// native call compares the machine's busy time (/proc/stat) with this process's (/proc/self/stat)
+// and uses only the cores the others leave free. Off when the counts cannot be attributed
+// (no /proc, or /proc/stat shows other CPUs than this process may run on, as in a container).
+class ThreadGovernor {
+ public:
+  // maxThreads > 0; adaptive false pins the count (TL_TORCH_THREADS).
+  void configure(int maxThreads, bool adaptive) {
+    max_ = std::max(1, maxThreads);
+    adaptive_ = adaptive && usable();
+    baseline_ = false;
+    apply(max_);
+  }
+  void tick() {
+    if (!adaptive_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (baseline_ && now - last_ < std::chrono::milliseconds(500)) return;
+    unsigned long long total = 0, idle = 0, self = 0;
+    if (!readTimes(total, idle, self)) {
+      adaptive_ = false;
+      apply(max_);
+      return;
+    }
+    const bool fresh = baseline_ && now - last_ < std::chrono::seconds(5);  // a long idle gap says little about now
+    if (fresh && total > total_) {
+      const double dTotal = double(total - total_), dBusy = dTotal - double(idle - idle_);
+      const double dSelf = double(self - self_);
+      others_ = std::max(0.0, (dBusy - dSelf) / dTotal * cpus_);
+      const int free = static_cast<int>(std::floor(cpus_ - others_ + 0.5));
+      apply(std::clamp(free, 1, max_));
+    }
+    total_ = total;
+    idle_ = idle;
+    self_ = self;
+    last_ = now;
+    baseline_ = true;
+  }
+  int current() const { return current_; }
+  int max() const { return max_; }
+  bool adaptive() const { return adaptive_; }
+  double others() const { return others_; }
+
+ private:
+  void apply(int n) {
+    if (n != current_) at::set_num_threads(n);
+    current_ = n;
+  }
+  bool usable() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return false;
+    std::ifstream f("/proc/stat");
+    std::string line;
+    int listed = 0;
+    while (std::getline(f, line) && line.rfind("cpu", 0) == 0)
+      if (line.size() > 3 && std::isdigit(static_cast<unsigned char>(line[3]))) ++listed;
+    cpus_ = listed;
+    unsigned long long a, b, c;
+    return listed > 0 && listed == CPU_COUNT(&set) && readTimes(a, b, c);
+  }
+  static bool readTimes(unsigned long long& total, unsigned long long& idle, unsigned long long& self) {
+    std::ifstream st("/proc/stat");
+    std::string cpu;
+    unsigned long long v[8] = {0};
+    if (!(st >> cpu) || cpu != "cpu") return false;
+    for (auto& x : v)
+      if (!(st >> x)) return false;
+    total = 0;
+    for (auto x : v) total += x;  // user nice system idle iowait irq softirq steal
+    idle = v[3] + v[4];
+    std::ifstream ps("/proc/self/stat");
+    std::string all((std::istreambuf_iterator<char>(ps)), std::istreambuf_iterator<char>());
+    const auto close = all.rfind(')');  // the command name may hold spaces
+    if (close == std::string::npos) return false;
+    std::istringstream rest(all.substr(close + 2));
+    std::string field;
+    int found = 0;
+    self = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 14 and 15: utime, stime
+      if (i == 14 || i == 15) {
+        self += std::stoull(field);
+        ++found;
+      }
+    }
+    return found == 2;
+  }
+  int max_ = 1, current_ = 0;
+  bool adaptive_ = false, baseline_ = false;
+  double cpus_ = 1, others_ = 0;
+  unsigned long long total_ = 0, idle_ = 0, self_ = 0;
+  std::chrono::steady_clock::time_point last_;
+};
+ThreadGovernor governor;
+
 template <typename F>
 napi_value guarded(napi_env env, F&& f) {
   try {
+    governor.tick();
     return f();
   } catch (const c10::Error& e) {
     napi_throw_error(env, "TORCH_KERNEL", e.what_without_backtrace());
@@ -1064,17 +1168,38 @@ napi_value SetNumThreads(napi_env env, napi_callback_info info) {
     std::vector<napi_value> a;
     getArgs(env, info, 1, a);
     int n = static_cast<int>(getNum(env, a[0]));
-    if (n > 0) at::set_num_threads(n);
+    bool adaptive = false;
+    size_t argc = 2;
+    napi_value av[2];
+    NAPI_OK(napi_get_cb_info(env, info, &argc, av, nullptr, nullptr));
+    if (argc >= 2) NAPI_OK(napi_get_value_bool(env, av[1], &adaptive));
+    if (n > 0) governor.configure(n, adaptive);
     napi_value r;
     NAPI_OK(napi_create_int32(env, at::get_num_threads(), &r));
     return r;
   });
 }
 
+// threadStatus() → [threads now, most threads, adaptive 0|1, other processes' load in cores (last window)].
+napi_value ThreadStatus(napi_env env, napi_callback_info /*info*/) {
+  return guarded(env, [&] {
+    const double vals[4] = {double(governor.current()), double(governor.max()), governor.adaptive() ? 1.0 : 0.0, governor.others()};
+    napi_value out;
+    NAPI_OK(napi_create_array_with_length(env, 4, &out));
+    for (uint32_t i = 0; i < 4; ++i) {
+      napi_value x;
+      NAPI_OK(napi_create_double(env, vals[i], &x));
+      NAPI_OK(napi_set_element(env, out, i, x));
+    }
+    return out;
+  });
+}
+
 napi_value Info(napi_env env, napi_callback_info /*info*/) {
   return guarded(env, [&] {
-    std::string s = std::string("libtorch ") + TORCH_VERSION + " (ATen, " + std::to_string(at::get_num_threads()) +
-                    " threads" + (at::hasMKLDNN() ? ", oneDNN" : "") + ")";
+    std::string s = std::string("libtorch ") + TORCH_VERSION + " (ATen, " + std::to_string(governor.max()) +
+                    (governor.adaptive() ? " threads, fewer while other processes load the CPU" : " threads") +
+                    (at::hasMKLDNN() ? ", oneDNN" : "") + ")";
     napi_value r;
     NAPI_OK(napi_create_string_utf8(env, s.c_str(), s.size(), &r));
     return r;
@@ -1137,6 +1262,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"recycle", Recycle},
              {"poolStats", PoolStats},
              {"setNumThreads", SetNumThreads},
+             {"threadStatus", ThreadStatus},
              {"info", Info}};
   for (const auto& f : fns) {
     napi_value fn;

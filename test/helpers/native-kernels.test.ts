@@ -2,12 +2,13 @@
 // skip only when the addon is not built (no libtorch-dev); the build test always runs.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { addonCandidates, loadAddon } from "../../src/helpers/backend/native/addon";
 import { tuning } from "../../src/helpers/backend/native/kernels";
-import { nativeFallbackCounts, nativeKernelNames, nativePoolStats, tryRegisterNativeBackend } from "../../src/helpers/backend/native";
+import { nativeFallbackCounts, nativeKernelNames, nativePoolStats, nativeThreadStatus, tryRegisterNativeBackend } from "../../src/helpers/backend/native";
 import { arrayStream } from "../../src/helpers/data";
 import { trainModel } from "../../src/helpers/train";
 
@@ -567,4 +568,50 @@ describe.skipIf(!status.ok)("native output-buffer recycling", () => {
     expect(stats().pooledBytes).toBe(0); // released when the run ended
     model.dispose();
   });
+});
+
+describe.skipIf(!status.ok)("native thread governor", () => {
+  const threads = () => nativeThreadStatus()!;
+  /** Native calls for `ms` (each call lets the governor look at the CPU load, at most every half second). */
+  const busyNative = async (ms: number) => {
+    const a = tf.tensor4d(randArr(4 * 32 * 32 * 8), [4, 32, 32, 8]);
+    const f = tf.tensor4d(randArr(3 * 3 * 8 * 8), [3, 3, 8, 8]);
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      tf.tidy(() => tf.conv2d(a, f, 1, "same").dataSync());
+      await new Promise((r) => setTimeout(r, 5)); // let the hog's exit event through
+    }
+    tf.dispose([a, f]);
+  };
+  beforeAll(async () => {
+    await tf.setBackend("torch");
+  });
+  afterAll(async () => {
+    await tf.setBackend("cpu");
+  });
+
+  it("uses every core by default and names the count in the backend detail", () => {
+    const s = threads();
+    expect(s.maxThreads).toBe(Number(process.env.TL_TORCH_THREADS) || os.cpus().length);
+    expect(status.detail).toContain(`${s.maxThreads} thread`);
+  });
+
+  // Spinning OpenMP workers on a core another process needs stall every barrier: the governor must step down
+  // while a busy process runs and come back when it ends.
+  const s0 = status.ok ? threads() : undefined;
+  it.skipIf(!s0?.adaptive || s0.maxThreads < 2)("steps down while another process keeps a core busy, and back up after", async () => {
+    const { spawn } = await import("node:child_process");
+    const hog = spawn(process.execPath, ["-e", "const end = Date.now() + 20000; while (Date.now() < end) {}"], { stdio: "ignore" });
+    try {
+      await busyNative(2500);
+      const loaded = threads();
+      expect(loaded.otherLoad).toBeGreaterThan(0.6);
+      expect(loaded.threads).toBeLessThan(loaded.maxThreads);
+    } finally {
+      hog.kill("SIGKILL");
+    }
+    await new Promise((r) => hog.once("exit", r));
+    await busyNative(2500);
+    expect(threads().threads).toBe(threads().maxThreads);
+  }, 30_000);
 });

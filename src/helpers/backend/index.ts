@@ -23,7 +23,7 @@ import * as os from "node:os";
 import { execFileSync } from "node:child_process";
 import { ENV, ConfigError } from "../config";
 import { tryRegisterNativeBackend } from "./native";
-export { releaseNativeBuffers, releasingNativeBuffers } from "./native";
+export { releaseNativeBuffers, releasingNativeBuffers, nativeThreadStatus } from "./native";
 
 export type BackendPurpose = "training" | "inference";
 /** Names accepted by `TL_BACKEND` / `setupBackend({ backend })`. */

@@ -54,7 +54,10 @@ export interface TorchAddon {
   recycle(buffer: ArrayBuffer): boolean;
   /** [pooledBytes, capBytes, hits, misses, recycled, dropped]; `clear` empties the pool. */
   poolStats(clear?: boolean): number[];
-  setNumThreads(n: number): number;
+  /** Most threads ATen may use; adaptive: use fewer while other processes keep cores busy. Returns the count now. */
+  setNumThreads(n: number, adaptive?: boolean): number;
+  /** [threads now, most threads, adaptive 0|1, other processes' load in cores over the last window]. */
+  threadStatus(): number[];
   info(): string;
 }
 
@@ -83,10 +86,8 @@ export function loadAddon(): { addon?: TorchAddon; file?: string; reason?: strin
   const file = addonCandidates().find((p) => fs.existsSync(p));
   if (!file) return { reason: "native addon not built (apt-get install libtorch-dev && native/build.sh)" };
   try {
-    // libgomp reads this once, when libtorch loads it. Passive waiting makes idle OpenMP workers
-    // sleep instead of spin: on a shared 2-core machine spinning workers stalled training 5-10×
-    // (measured: 2.4-6.4 s → 0.4-0.6 s per MobileNetV2 step under load). Users may override it.
-    if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = "PASSIVE";
+    // OMP_WAIT_POLICY is left to libgomp's default (workers spin briefly between parallel regions, as in
+    // stock PyTorch). The addon's thread governor keeps that from stalling under CPU contention.
     const req = createRequire(path.join(process.cwd(), "noop.js"));
     const addon = req(file) as TorchAddon;
     if (typeof addon.conv2d !== "function") return { file, reason: `${file} is not the torch kernels addon` };

@@ -151,8 +151,9 @@ export function tryRegisterNativeBackend(): NativeBackendStatus {
   const { addon, reason } = loadAddon();
   if (!addon) return (cached = { ok: false, reason });
   try {
-    const threads = Number(process.env.TL_TORCH_THREADS) || os.cpus().length || 1;
-    addon.setNumThreads(threads);
+    // TL_TORCH_THREADS pins the count; by default it is every core, fewer while other processes load them.
+    const pinned = Number(process.env.TL_TORCH_THREADS);
+    addon.setNumThreads(pinned > 0 ? pinned : os.cpus().length || 1, !(pinned > 0));
     if (!tf.findBackend(NATIVE_BACKEND_NAME)) register(addon);
     return (cached = { ok: true, name: NATIVE_BACKEND_NAME, detail: addon.info() });
   } catch (e) {
@@ -185,6 +186,16 @@ export async function releasingNativeBuffers<T>(job: () => Promise<T>): Promise<
   } finally {
     releaseNativeBuffers();
   }
+}
+
+/**
+ * ATen's thread count: `threads` now, `maxThreads` allowed, whether it adapts to other processes' CPU load and
+ * that load (in cores, over the last half-second window). Undefined without the addon.
+ */
+export function nativeThreadStatus(): { threads: number; maxThreads: number; adaptive: boolean; otherLoad: number } | undefined {
+  if (!registeredAddon) return undefined;
+  const [threads, maxThreads, adaptive, otherLoad] = registeredAddon.threadStatus();
+  return { threads, maxThreads, adaptive: adaptive === 1, otherLoad };
 }
 
 /** The addon's output-buffer pool: bytes held, cap, reuse hits and misses (undefined without the addon). */

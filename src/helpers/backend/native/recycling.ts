@@ -25,7 +25,7 @@ export function trackAddonOutputs(addon: TorchAddon): { addon: TorchAddon; owned
   for (const [name, f] of Object.entries(addon as unknown as Record<string, unknown>)) {
     if (typeof f !== "function") continue;
     const fn = f as (...a: unknown[]) => unknown;
-    wrapped[name] = ["recycle", "poolStats", "setNumThreads", "info"].includes(name)
+    wrapped[name] = ["recycle", "poolStats", "setNumThreads", "threadStatus", "info"].includes(name)
       ? fn
       : (...a: unknown[]) => {
           const r = fn(...a);
