@@ -53,7 +53,7 @@ async function runTorchRow(id) {
   if (id.startsWith("epoch ch1")) {
     const train = await tl.loadCifar10({ batches: ["data_batch_1"] });
     const augment = tl.composeTransforms([tl.randomCrop(32, { padding: 4 }), tl.randomHorizontalFlip()]);
-    const net = tl.buildAlexNetCifar({ numClasses: 10, width: 0.25, dropout: 0.2, seed: 42 });
+    const net = tl.buildAlexNetCifar({ numClasses: 10, width: 0.375, dropout: 0.2, seed: 42 });
     const stream = (indices) => tl.arrayStream({ images: train.images, imageShape: [32, 32, 3], labels: train.labels, indices, batchSize: 128, shuffle: true, seed: 1, transform: augment, normalize: "mobilenet" });
     const fit = (s) => tl.trainModel(net, s, { epochs: 1, optimizer: { type: "sgd", lr: 0.05, momentum: 0.9 } });
     await fit(stream(Int32Array.from({ length: 256 }, (_, i) => i)));

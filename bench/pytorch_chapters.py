@@ -73,15 +73,17 @@ def train_view(path, rng):
 
 
 class AlexNetCifar(nn.Module):
-    """The helpers' buildAlexNetCifar at width 0.25: 5x5/5x5/3x3x3 convs with BN, three 3x3/2 max-pools, 256-256 dense."""
+    """The helpers' buildAlexNetCifar at width 0.375: 5x5/5x5/3x3x3 convs with BN, three 3x3/2 max-pools, 384-384 dense with BN."""
 
-    def __init__(self, width=0.25, dropout=0.2):
+    def __init__(self, width=0.375, dropout=0.2):
         super().__init__()
         c = lambda n: max(4, round(n * width))  # noqa: E731
         chans, ks = [3, c(64), c(192), c(384), c(256), c(256)], [5, 5, 3, 3, 3]
         self.convs = nn.ModuleList(nn.Conv2d(chans[i], chans[i + 1], ks[i], padding=ks[i] // 2, bias=False) for i in range(5))
         self.bns = nn.ModuleList(nn.BatchNorm2d(chans[i + 1], eps=1e-3, momentum=0.01) for i in range(5))
-        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(chans[5] * 16, c(1024)), nn.ReLU(), nn.Dropout(dropout), nn.Linear(c(1024), c(1024)), nn.ReLU(), nn.Linear(c(1024), 10))
+        bn = lambda n: nn.BatchNorm1d(n, eps=1e-3, momentum=0.01)  # noqa: E731
+        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(chans[5] * 16, c(1024), bias=False), bn(c(1024)), nn.ReLU(),
+                                nn.Dropout(dropout), nn.Linear(c(1024), c(1024), bias=False), bn(c(1024)), nn.ReLU(), nn.Linear(c(1024), 10))
 
     def forward(self, x):
         for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):

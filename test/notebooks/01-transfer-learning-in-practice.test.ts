@@ -1,10 +1,10 @@
 /**
  * Chapter 1 (quick profile): AlexNet-style CNN from scratch vs frozen MobileNetV2 features, on CIFAR-10's full test batch.
- * The issue's targets (scratch 65%, features 80%) are not reached on the quick profile: measured SCRATCH for the
- * quarter-width AlexNet after 15 epochs on data_batch_1 (lr 0.05, dropout 0.2) and FEATURES for frozen alpha-0.35
- * features (the only backbone in the offline cache; chapter 4's prose lists what was tried). The bands hold that
- * behaviour with a margin of several standard errors (0.45-0.5 points on 10,000 test images) and the ordering that is
- * the chapter's point.
+ * Scratch is held to the issue's target (65% on the full test batch; measured 68-69% for the 0.375-width AlexNet
+ * after 15 epochs on data_batch_1). The features target (80%) is not reached: frozen alpha-0.35 features (the only
+ * backbone in the offline cache; chapter 4's prose lists what was tried) measure 71.1-71.4%, so their band holds that
+ * behaviour with a margin of several standard errors (0.45-0.5 points on 10,000 test images), with the ordering that
+ * is the chapter's point.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
@@ -26,11 +26,11 @@ describe(`${STEM} (quick)`, () => {
     expect(nb.results.metrics.train_images).toBe(10000);
   });
 
-  it("scratch reaches 55%, pretrained features + head 68%, and the pretrained features win by 7+ points", () => {
+  it("scratch reaches the 65% target, pretrained features + head 68%, and the pretrained features win", () => {
     const m = nb.results.metrics;
-    expect(m.scratch_test_acc).toBeGreaterThanOrEqual(0.55);
+    expect(m.scratch_test_acc).toBeGreaterThanOrEqual(0.65);
     expect(m.features_test_acc).toBeGreaterThanOrEqual(0.68);
-    expect(m.features_test_acc - m.scratch_test_acc).toBeGreaterThanOrEqual(0.07);
+    expect(m.features_test_acc).toBeGreaterThan(m.scratch_test_acc);
   });
 
   it("shows the sample grid, augmentation grid, training curves, per-class chart and confusion matrix", () => {

@@ -16,7 +16,7 @@ export interface AlexNetOptions {
   seed?: number;
   /** Default [32, 32, 3] (CIFAR-10). */
   inputShape?: [number, number, number];
-  /** Multiplies all widths (default 1: 64-192-384-256-256 convs, 1024-1024 dense). Use 0.25 for quick runs. */
+  /** Multiplies all widths (default 1: 64-192-384-256-256 convs, 1024-1024 dense). Chapter 1's quick profile uses 0.375. */
   width?: number;
   dropout?: number;
 }
@@ -25,8 +25,9 @@ export interface AlexNetOptions {
  * AlexNet-style CNN for 32x32 inputs. Adaptations from the 224x224 original and why:
  * - first conv is 5x5 stride 1 (not 11x11 stride 4): a 32-px image would shrink to 7 px at once;
  * - "same" padding and three 3x3/2 max-pools leave a 4x4 map before the classifier;
- * - no local response normalisation (it adds little and is not a TF.js layer); batch norm after each conv
- *   instead, which also makes it train quickly from scratch;
+ * - no local response normalisation (it adds little and is not a TF.js layer); batch norm after each conv and
+ *   each hidden dense layer instead, which makes it train quickly from scratch at a high learning rate (without it
+ *   in the classifier, SGD at 0.05 stalled: 59.9% vs 65.5% on CIFAR-10 at width 0.25 after 15 epochs);
  * - classifier 1024-1024 instead of 4096-4096 (the flattened map is 4096 values, not 9216; fewer units overfit less
  *   on 50k images); dropout kept.
  */
@@ -64,7 +65,9 @@ export function buildAlexNetCifar(opts: AlexNetOptions): tf.Sequential {
   const drop = opts.dropout ?? 0.5;
   for (const n of [1, 2]) {
     m.add(tf.layers.dropout({ rate: drop, name: `fc${n}_dropout` }));
-    m.add(tf.layers.dense({ units: c(1024), activation: "relu", kernelInitializer: seededInitializer(seed + i++, "heNormal"), name: `fc${n}` }));
+    m.add(tf.layers.dense({ units: c(1024), useBias: false, kernelInitializer: seededInitializer(seed + i++, "heNormal"), name: `fc${n}` }));
+    m.add(tf.layers.batchNormalization({ name: `fc${n}_bn` }));
+    m.add(tf.layers.reLU({ name: `fc${n}_relu` }));
   }
   m.add(tf.layers.dense({ units: opts.numClasses, activation: "softmax", kernelInitializer: seededInitializer(seed + i++), name: "predictions" }));
   return m;
