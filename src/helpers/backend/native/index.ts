@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { loadAddon, type TorchAddon } from "./addon";
 import { registerCopyKernels } from "./copyKernels";
+import { setFrugalBackprop } from "./frugalBackprop";
 import { trackAddonOutputs, withBufferRecycling } from "./recycling";
 import { patchBatchNormalization, patchDense, patchReLU6, registerBatchNormTrainGradient } from "./layers";
 import {
@@ -139,6 +140,8 @@ function register(rawAddon: TorchAddon): void {
   registerCopyKernels(NATIVE_BACKEND_NAME, addon, () => tuning.small); // Slice/PadV2 (MobileNetV2 pads at 224)
   overrideGradients();
   registerBatchNormTrainGradient();
+  // Activations and gradients freed node by node during backprop (TL_FRUGAL_BACKPROP=0: tfjs' own walk).
+  if (process.env.TL_FRUGAL_BACKPROP !== "0") setFrugalBackprop(NATIVE_BACKEND_NAME);
   patchBatchNormalization(NATIVE_BACKEND_NAME);
   patchReLU6(NATIVE_BACKEND_NAME);
   patchDense(NATIVE_BACKEND_NAME);
@@ -168,6 +171,7 @@ export function tryRegisterNativeBackend(): NativeBackendStatus {
 }
 
 export { registerWasmTrainingKernels } from "./wasm-grads";
+export { setFrugalBackprop } from "./frugalBackprop";
 export { recyclingStats } from "./recycling";
 
 /**
