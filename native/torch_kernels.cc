@@ -31,6 +31,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace {
@@ -123,9 +124,24 @@ class CachingCpuAllocator final : public c10::Allocator {
   explicit CachingCpuAllocator(size_t cap) : cap_(cap) {}
 
   c10::DataPtr allocate(size_t n) const override {
+    if (hint.ptr && n == hint.bytes) {
+      // The JS output buffer this op will return: ATen writes the result straight into it (see OutputInto).
+      void* p = hint.ptr;
+      hint = {};
+      std::lock_guard<std::mutex> lock(lentMu_);
+      lent_.insert(p);
+      return {p, p, &Delete, c10::Device(c10::DeviceType::CPU)};
+    }
     void* p = Alloc(n);
     return {p, p, &Delete, c10::Device(c10::DeviceType::CPU)};
   }
+
+  // Set around one ATen call on the JS thread: the first allocation of exactly `bytes` gets `ptr`.
+  struct Hint {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+  };
+  static thread_local Hint hint;
   c10::DeleterFnPtr raw_deleter() const override { return &Delete; }
 
   static CachingCpuAllocator* instance;
@@ -154,6 +170,10 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   static void Delete(void* p) {
     if (!p) return;
+    {
+      std::lock_guard<std::mutex> lock(lentMu_);
+      if (lent_.erase(p)) return;  // JS memory lent to ATen: not ours to free
+    }
     char* base = static_cast<char*>(p) - kHeader;
     const size_t n = *reinterpret_cast<size_t*>(base);
     if (n < kMinCached) {
@@ -185,9 +205,14 @@ class CachingCpuAllocator final : public c10::Allocator {
   size_t cap_;
   size_t bytes_ = 0;
   std::mutex mu_;
+  static std::mutex lentMu_;
+  static std::unordered_set<void*> lent_;
   std::unordered_map<size_t, std::vector<char*>> free_;
 };
 CachingCpuAllocator* CachingCpuAllocator::instance = nullptr;
+thread_local CachingCpuAllocator::Hint CachingCpuAllocator::hint;
+std::mutex CachingCpuAllocator::lentMu_;
+std::unordered_set<void*> CachingCpuAllocator::lent_;
 
 // Outputs live in ordinary JS ArrayBuffers that ATen writes into. (External buffers owning
 // ATen tensors would avoid a copy, but Node defers N-API finalizers to the event loop, so
@@ -207,6 +232,7 @@ struct BufferPool {
   size_t bytes = 0;
   size_t cap = 0;
   size_t hits = 0, misses = 0, recycled = 0, dropped = 0;
+  size_t direct = 0, copied = 0;  // convolution outputs computed straight into their JS buffer, or copied there
 };
 constexpr size_t kPoolMinBytes = 64 * 1024;  // smaller buffers are cheap to malloc and stay in cache
 constexpr size_t kPoolMaxPerSize = 64;
@@ -270,6 +296,36 @@ napi_value toJs(napi_env env, const at::Tensor& t) {
   at::Tensor dst;
   napi_value out = newJs(env, t.sizes(), t.scalar_type() == at::kBool, dst);
   if (t.numel()) dst.copy_(t);
+  return out;
+}
+
+// A new JS float array for an NHWC result of `nhwcShape`, with ATen asked to compute the result into it:
+// `run` is called while the caching allocator lends the JS memory to the first ATen allocation of that size,
+// which for a channels-last convolution is its output. If the result landed there, no copy is needed; otherwise
+// (another allocation took the memory, or the allocator is off) the result is copied in as before. Saves one
+// activation-sized buffer and one copy per convolution.
+template <typename Run>
+napi_value OutputInto(napi_env env, const std::vector<int64_t>& nhwcShape, Run&& run) {
+  at::Tensor dst;
+  napi_value out = newJs(env, nhwcShape, false, dst);
+  const size_t bytes = static_cast<size_t>(dst.numel()) * sizeof(float);
+  const bool lend = CachingCpuAllocator::instance && bytes > 0;
+  if (lend) CachingCpuAllocator::hint = {dst.data_ptr(), bytes};
+  at::Tensor y;
+  try {
+    y = run();
+  } catch (...) {
+    CachingCpuAllocator::hint = {};
+    throw;
+  }
+  CachingCpuAllocator::hint = {};
+  at::Tensor nhwc = y.permute({0, 2, 3, 1});
+  if (BufferPool* pool = poolOf(env)) ++(y.data_ptr() == dst.data_ptr() ? pool->direct : pool->copied);
+  if (y.data_ptr() == dst.data_ptr()) {
+    if (!nhwc.is_contiguous()) dst.copy_(nhwc.clone());  // same memory in another layout: reorder via a temporary
+    return out;
+  }
+  dst.copy_(nhwc);
   return out;
 }
 
@@ -488,7 +544,8 @@ napi_value Recycle(napi_env env, napi_callback_info info) {
   });
 }
 
-// poolStats() → [pooledBytes, capBytes, hits, misses, recycled, dropped]; poolStats(true) also empties the pool.
+// poolStats() → [pooledBytes, capBytes, hits, misses, recycled, dropped, direct, copied]; poolStats(true) also
+// empties the pool.
 napi_value PoolStats(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     size_t argc = 1;
@@ -500,8 +557,8 @@ napi_value PoolStats(napi_env env, napi_callback_info info) {
     if (argc >= 1) NAPI_OK(napi_typeof(env, v, &t));
     bool clear = false;
     if (t == napi_boolean) NAPI_OK(napi_get_value_bool(env, v, &clear));
-    const double vals[6] = {double(pool->bytes), double(pool->cap), double(pool->hits), double(pool->misses),
-                            double(pool->recycled), double(pool->dropped)};
+    const double vals[8] = {double(pool->bytes), double(pool->cap), double(pool->hits), double(pool->misses),
+                            double(pool->recycled), double(pool->dropped), double(pool->direct), double(pool->copied)};
     if (clear) {
       for (auto& [len, list] : pool->free)
         for (napi_ref r : list) napi_delete_reference(env, r);
@@ -509,8 +566,8 @@ napi_value PoolStats(napi_env env, napi_callback_info info) {
       pool->bytes = 0;
     }
     napi_value out;
-    NAPI_OK(napi_create_array_with_length(env, 6, &out));
-    for (uint32_t i = 0; i < 6; ++i) {
+    NAPI_OK(napi_create_array_with_length(env, 8, &out));
+    for (uint32_t i = 0; i < 8; ++i) {
       napi_value x;
       NAPI_OK(napi_create_double(env, vals[i], &x));
       NAPI_OK(napi_set_element(env, out, i, x));
@@ -544,9 +601,14 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
       pad = {0, 0};
     }
     const int64_t groups = p.depthwise ? xs[3] : 1;
-    at::Tensor y = at::convolution(in, w, bias, p.stride, pad, p.dilation, false, {0, 0}, groups);
-    applyActivation(y, act, alpha);
-    return toJs(env, toNhwc(y));
+    const int64_t kh = w.size(2), kw = w.size(3);
+    const int64_t ho = (in.size(2) + 2 * pad[0] - p.dilation[0] * (kh - 1) - 1) / p.stride[0] + 1;
+    const int64_t wo = (in.size(3) + 2 * pad[1] - p.dilation[1] * (kw - 1) - 1) / p.stride[1] + 1;
+    return OutputInto(env, {xs[0], ho, wo, w.size(0)}, [&] {
+      at::Tensor y = at::convolution(in, w, bias, p.stride, pad, p.dilation, false, {0, 0}, groups);
+      applyActivation(y, act, alpha);
+      return y;
+    });
   });
 }
 

@@ -545,6 +545,28 @@ describe.skipIf(!status.ok)("native output-buffer recycling", () => {
     });
   });
 
+  it("has ATen compute convolution outputs straight into their JS buffers, with the right values", async () => {
+    const x = tf.tensor4d(randArr(2 * 33 * 33 * 8), [2, 33, 33, 8]);
+    const f = tf.tensor4d(randArr(3 * 3 * 8 * 16), [3, 3, 8, 16]);
+    const b = tf.tensor1d(randArr(16));
+    const run = () => tf.fused.conv2d({ x, filter: f, bias: b, strides: 2, pad: "same", activation: "relu" }); // asymmetric SAME padding
+    const before = stats();
+    const y = run();
+    const after = stats();
+    expect(after.directOutputs).toBe(before.directOutputs + 1);
+    expect(after.copiedOutputs).toBe(before.copiedOutputs);
+    const got = y.dataSync().slice();
+    await tf.setBackend("cpu");
+    const want = run().dataSync();
+    expect(tf.getBackend()).toBe("cpu");
+    await tf.setBackend("torch");
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (Math.abs(want[i]) + 1e-3));
+    expect(got.length).toBe(want.length);
+    expect(worst).toBeLessThan(1e-4);
+    tf.dispose([x, f, b, y]);
+  });
+
   it("holds at most its cap and can be emptied", () => {
     const s = stats();
     expect(s.capBytes).toBeGreaterThan(0);
@@ -611,7 +633,10 @@ describe.skipIf(!status.ok)("native thread governor", () => {
       hog.kill("SIGKILL");
     }
     await new Promise((r) => hog.once("exit", r));
-    await busyNative(2500);
-    expect(threads().threads).toBe(threads().maxThreads);
-  }, 30_000);
+    // Back to every core once the load is gone. Give it up to 6 s; if the machine stays busy for another reason
+    // (the governor's own reading says so), staying down is the right answer.
+    for (let i = 0; i < 6 && threads().threads < threads().maxThreads; i++) await busyNative(1000);
+    const after = threads();
+    expect(after.threads === after.maxThreads || after.otherLoad > 0.5, `threads ${after.threads}/${after.maxThreads} with other load ${after.otherLoad.toFixed(2)}`).toBe(true);
+  }, 40_000);
 });

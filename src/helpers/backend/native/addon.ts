@@ -52,7 +52,7 @@ export interface TorchAddon {
    * for reuse by later outputs of the same byte size. True when pooled.
    */
   recycle(buffer: ArrayBuffer): boolean;
-  /** [pooledBytes, capBytes, hits, misses, recycled, dropped]; `clear` empties the pool. */
+  /** [pooledBytes, capBytes, hits, misses, recycled, dropped, direct, copied]; `clear` empties the pool. */
   poolStats(clear?: boolean): number[];
   /** Most threads ATen may use; adaptive: use fewer while other processes keep cores busy. Returns the count now. */
   setNumThreads(n: number, adaptive?: boolean): number;

@@ -202,9 +202,15 @@ export function nativeThreadStatus(): { threads: number; maxThreads: number; ada
   return { threads, maxThreads, adaptive: adaptive === 1, otherLoad };
 }
 
-/** The addon's output-buffer pool: bytes held, cap, reuse hits and misses (undefined without the addon). */
-export function nativePoolStats(clear = false): { pooledBytes: number; capBytes: number; hits: number; misses: number; recycled: number; dropped: number } | undefined {
+/**
+ * The addon's output-buffer pool: bytes held, cap, reuse hits and misses; and how many convolution outputs ATen
+ * computed straight into their JS buffer (`directOutputs`) or into its own memory and then copied (`copiedOutputs`).
+ * Undefined without the addon.
+ */
+export function nativePoolStats(clear = false):
+  | { pooledBytes: number; capBytes: number; hits: number; misses: number; recycled: number; dropped: number; directOutputs: number; copiedOutputs: number }
+  | undefined {
   if (!registeredAddon) return undefined;
-  const [pooledBytes, capBytes, hits, misses, recycled, dropped] = registeredAddon.poolStats(clear);
-  return { pooledBytes, capBytes, hits, misses, recycled, dropped };
+  const [pooledBytes, capBytes, hits, misses, recycled, dropped, directOutputs, copiedOutputs] = registeredAddon.poolStats(clear);
+  return { pooledBytes, capBytes, hits, misses, recycled, dropped, directOutputs, copiedOutputs };
 }
