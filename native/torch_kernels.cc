@@ -512,6 +512,18 @@ napi_value guarded(napi_env env, F&& f) {
   return nullptr;
 }
 
+// A JS array of `n` numbers (the addon's status calls).
+napi_value numberArray(napi_env env, const double* vals, uint32_t n) {
+  napi_value out;
+  NAPI_OK(napi_create_array_with_length(env, n, &out));
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value x;
+    NAPI_OK(napi_create_double(env, vals[i], &x));
+    NAPI_OK(napi_set_element(env, out, i, x));
+  }
+  return out;
+}
+
 // recycle(arrayBuffer) → true when pooled. Only call it for buffers this addon returned whose
 // tensors are gone and whose values nobody can read any more (the JS backend checks that).
 napi_value Recycle(napi_env env, napi_callback_info info) {
@@ -565,14 +577,7 @@ napi_value PoolStats(napi_env env, napi_callback_info info) {
       pool->free.clear();
       pool->bytes = 0;
     }
-    napi_value out;
-    NAPI_OK(napi_create_array_with_length(env, 8, &out));
-    for (uint32_t i = 0; i < 8; ++i) {
-      napi_value x;
-      NAPI_OK(napi_create_double(env, vals[i], &x));
-      NAPI_OK(napi_set_element(env, out, i, x));
-    }
-    return out;
+    return numberArray(env, vals, 8);
   });
 }
 
@@ -1246,14 +1251,7 @@ napi_value SetNumThreads(napi_env env, napi_callback_info info) {
 napi_value ThreadStatus(napi_env env, napi_callback_info /*info*/) {
   return guarded(env, [&] {
     const double vals[4] = {double(governor.current()), double(governor.max()), governor.adaptive() ? 1.0 : 0.0, governor.others()};
-    napi_value out;
-    NAPI_OK(napi_create_array_with_length(env, 4, &out));
-    for (uint32_t i = 0; i < 4; ++i) {
-      napi_value x;
-      NAPI_OK(napi_create_double(env, vals[i], &x));
-      NAPI_OK(napi_set_element(env, out, i, x));
-    }
-    return out;
+    return numberArray(env, vals, 4);
   });
 }
 

@@ -6,7 +6,7 @@
  *   2. `@tensorflow/tfjs-node` ("tensorflow" backend on CPU, multithreaded),
  *   3. the native libtorch backend ("torch", via `tryRegisterNativeBackend()`) for every job: with its
  *      output-buffer pool it is the fastest in-process backend for training and inference alike (bench,
- *      2 cores, MobileNetV2 α0.35 @224 inference: torch 144 img/s, wasm 57; dense head: 40k vs 31k samples/s);
+ *      2 cores, MobileNetV2 α0.35 @224 inference: torch 392 img/s, wasm 55; dense head: 57k vs 30k samples/s);
  *   4. without it, for inference and for training dense heads only (`trainsConvolutions: false`): `wasm`
  *      (SIMD); for training convolutions: `wasm` if it can back-propagate through them (probed with a tiny
  *      conv gradient rather than assumed, so registering wasm gradient kernels makes it eligible), then the
