@@ -26,7 +26,7 @@ try {
     detail = st.detail;
   } else if (backend === "wasm") {
     await import("@tensorflow/tfjs-backend-wasm");
-    // The composed gradient kernels that let wasm train (src/helpers/backend/native/wasm-grads.ts).
+    // The composed gradient kernels that let wasm train (src/helpers/backend/wasm/trainingKernels.ts).
     const native = require(path.join(here, "..", "build", "bench", "lib", "index.js"));
     const added = typeof native.registerWasmTrainingKernels === "function" ? native.registerWasmTrainingKernels() : [];
     detail = added.length ? `wasm + composed ${added.join(", ")}` : "wasm";

@@ -1,7 +1,7 @@
 /**
  * Chapter 5 (quick profile) on the real hymenoptera set: the issue's targets, read from the published results.
  * 153 validation images: one image is 0.65 points, so "head-only - 1 point" allows one image, not a noise margin.
- * The per-group learning-rate unit tests are in test/helpers/transfer.test.ts and test/helpers/weightChange.test.ts.
+ * The per-group learning-rate unit tests are in test/helpers/transfer/ops.test.ts and test/helpers/transfer/weightChange.test.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { outputsByMime, runNotebook, type NotebookRunOutput } from "./run-notebook";

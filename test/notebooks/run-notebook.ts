@@ -1,7 +1,7 @@
 /** Shared by the notebook tests: execute one course notebook (quick profile) through the real runner. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { NotebookResults } from "../../src/helpers/results";
+import type { NotebookResults } from "../../src/helpers/results/notebookRun";
 
 export const ROOT = path.resolve(__dirname, "../..");
 /** Notebook tests write under build/test-run so they never clobber a `make course` build, yet reuse its caches across runs. */

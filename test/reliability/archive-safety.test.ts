@@ -6,8 +6,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ArchiveError, extractArchive, listArchive } from "../../src/helpers/data";
-import { makeTar, makeZip, tmpDir, type TarEntrySpec, type ZipEntrySpec } from "../helpers/data-fixtures";
+import { ArchiveError, extractArchive, listArchive } from "../../src/helpers/fetch";
+import { makeTar, makeZip, tmpDir, type TarEntrySpec, type ZipEntrySpec } from "../helpers/fixtures";
 
 let dir: string;
 let n = 0;

@@ -10,8 +10,8 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DownloadError, ensureDownloaded, ensureExtracted, knownDownload, registerKnownDownload } from "../../src/helpers/data";
-import { makeZip, tmpDir } from "../helpers/data-fixtures";
+import { DownloadError, ensureDownloaded, ensureExtracted, knownDownload, registerKnownDownload } from "../../src/helpers/fetch";
+import { makeZip, tmpDir } from "../helpers/fixtures";
 
 const BODY = crypto.randomBytes(256 * 1024 + 123);
 const SHA = crypto.createHash("sha256").update(BODY).digest("hex");
@@ -253,7 +253,7 @@ describe("ensureDownloaded", () => {
     const esbuild = await import("esbuild");
     const bundle = path.join(dir, "download.cjs");
     await esbuild.build({
-      entryPoints: [path.resolve(__dirname, "../../src/helpers/data/download.ts")],
+      entryPoints: [path.resolve(__dirname, "../../src/helpers/fetch/download.ts")],
       bundle: true, platform: "node", format: "cjs", outfile: bundle, packages: "external", logLevel: "silent",
     });
     const d = dest("shared.bin");

@@ -6,8 +6,8 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { checkSameClasses, decodeImage, imageFolder, validateImages, ImageDecodeError } from "../../src/helpers/data";
-import { tmpDir, writeJpeg, writePng, writeTruncatedJpeg } from "../helpers/data-fixtures";
+import { checkSameClasses, decodeImage, imageFolder, validateImages, ImageDecodeError } from "../../src/helpers/sets";
+import { tmpDir, writeJpeg, writePng, writeTruncatedJpeg } from "../helpers/fixtures";
 
 let dir: string;
 beforeAll(() => {

@@ -1,7 +1,7 @@
 /** Bad labels are caught before a step changes any weight; running out of memory becomes batch-size advice. */
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { featureStream } from "../../src/helpers/data";
+import { featureStream } from "../../src/helpers/pipeline";
 import { explainOutOfMemory, trainModel } from "../../src/helpers/train";
 
 beforeAll(async () => {

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { cacheDir } from "../config";
 import { backboneSpec } from "./zoo";
-import { ensureDownloaded } from "../data/download";
+import { ensureDownloaded } from "../fetch/download";
 
 /** A seeded Glorot-uniform initializer; `seed` distinct per layer so layers do not share weights patterns. */
 export function seededInitializer(seed: number, kind: "glorotUniform" | "heNormal" = "glorotUniform"): ReturnType<typeof tf.initializers.glorotUniform> {

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as crypto from "node:crypto";
 import { cacheDir } from "../config";
-import { ensureDownloaded } from "../data/download";
+import { ensureDownloaded } from "../fetch/download";
 import { ModelFormatError, loadLayersModelFromDir } from "./io";
 
 /** Pixel preprocessing applied before the backbone: `x * scale + offset` on RGB values in [0, 255]. */

@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { backendBanner, setupBackend, type BackendPurpose } from "../backend";
 import { cacheDir, profile } from "../config";
-import { NotebookRun } from "./index";
+import { NotebookRun } from "./notebookRun";
 
 export interface StartNotebookOptions {
   /** What the notebook mostly does: "training" (default) or "inference" (frozen forward passes only). */

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import type { BatchStream } from "../types";
 import { GroupedOptimizer, setOptimizerLearningRate, OptimizerWeight } from "../transfer/paramGroups";
 import { LrSchedule } from "./schedules";
-import { Rng, type RngState } from "../data/pipeline";
+import { Rng, type RngState } from "../pipeline/streams";
 import { withSeededMathRandom } from "./rng";
 import { readTensors, writeTensors } from "./tensorFiles";
 import { fileIOHandler } from "../models/io";

@@ -7,8 +7,8 @@
 import * as tf from "@tensorflow/tfjs";
 import * as crypto from "node:crypto";
 import type { PreprocessingSpec } from "../models/zoo";
-import { arrayStream } from "../data/pipeline";
-import { upsampleBatch } from "../data/batchResize";
+import { arrayStream } from "../pipeline/streams";
+import { upsampleBatch } from "../pipeline/batchResize";
 import { extractFeatures, type FeatureSet } from "./features";
 import { releasingNativeBuffers } from "../backend";
 

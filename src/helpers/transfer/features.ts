@@ -11,7 +11,7 @@ import { buildDir } from "../config";
 import type { BatchStream, LabeledBatch } from "../types";
 import { applyPreprocessing, PreprocessingSpec } from "../models/zoo";
 import { cutAtLayer } from "./ops";
-import { featureStream } from "../data/pipeline";
+import { featureStream } from "../pipeline/streams";
 import { weightsFingerprint } from "../models/fingerprint";
 import { releasingNativeBuffers } from "../backend";
 

@@ -170,7 +170,7 @@ export function tryRegisterNativeBackend(): NativeBackendStatus {
   }
 }
 
-export { registerWasmTrainingKernels } from "./wasm-grads";
+export { registerWasmTrainingKernels } from "../wasm/trainingKernels";
 export { setFrugalBackprop } from "./frugalBackprop";
 export { recyclingStats } from "./recycling";
 

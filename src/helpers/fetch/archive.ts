@@ -1,0 +1,320 @@
+/**
+ * Safe extraction of zip (yauzl), tar and tar.gz (node-tar) archives.
+ *
+ * Every entry is checked before anything is written: an entry that could land outside the target
+ * folder (absolute path, `..`, a path below a symlink, a symlink or hardlink pointing outside) or
+ * a device/FIFO node makes us refuse the WHOLE archive with an error naming the entry. Extraction goes
+ * into a temporary sibling folder that is renamed into place only when everything succeeded, so a
+ * crash never leaves a half-extracted dataset that later looks complete.
+ *
+ * Symlink policy: a link target must be relative and must not contain `..`. Such "downward-only"
+ * links can never resolve outside the tree, whatever other links exist, which a purely lexical check
+ * of `a/../b` targets cannot guarantee (a link to "." followed by ".." escapes).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { pipeline } from "node:stream/promises";
+import * as tar from "tar";
+import * as yauzl from "yauzl";
+
+export class ArchiveError extends Error {
+  readonly archive: string;
+  readonly entry?: string;
+  constructor(archive: string, message: string, entry?: string) {
+    super(message);
+    this.name = "ArchiveError";
+    this.archive = archive;
+    this.entry = entry;
+  }
+}
+
+export type ArchiveFormat = "zip" | "tar" | "tar.gz";
+
+export interface ExtractOptions {
+  /** Format; default: from the file name (.zip, .tar, .tar.gz/.tgz). */
+  format?: ArchiveFormat;
+  /**
+   * Move only this folder of the archive to `dest` (e.g. "hymenoptera_data" for a zip whose entries all
+   * start with "hymenoptera_data/"); default: the whole archive becomes `dest`.
+   */
+  subdir?: string;
+}
+
+type EntryKind = "file" | "directory" | "symlink" | "hardlink" | "device" | "other";
+
+/** Why an entry is unsafe, or undefined. `links` holds the symlinks seen so far (archive-relative, normalised). */
+function unsafeReason(name: string, kind: EntryKind, linkpath: string | undefined, links: Set<string>, detail = ""): string | undefined {
+  if (name.includes("\0")) return "its name contains a NUL byte";
+  if (/^[\\/]/.test(name) || /^[a-zA-Z]:/.test(name)) return "it has an absolute path";
+  const segs = name.split(/[\\/]+/).filter((s) => s !== "" && s !== ".");
+  if (segs.includes("..")) return "its path contains '..' and would be written outside the target directory";
+  if (segs.length === 0) return undefined; // ".." itself
+  for (let i = 1; i < segs.length; i++) {
+    if (links.has(segs.slice(0, i).join("/"))) return `it would be written through the symlink '${segs.slice(0, i).join("/")}'`;
+  }
+  if (kind === "device") return `it is a device or FIFO node${detail}`;
+  if (kind === "other") return `it has an unsupported entry type${detail}`;
+  if (kind === "symlink") {
+    const t = linkpath ?? "";
+    if (t === "" || /^[\\/]/.test(t) || /^[a-zA-Z]:/.test(t)) return `it is a symlink to the absolute path '${t}', outside the target directory`;
+    if (t.split(/[\\/]+/).includes("..")) return `it is a symlink to '${t}', which may point outside the target directory ('..' in link targets is refused)`;
+    links.add(segs.join("/"));
+  }
+  if (kind === "hardlink") {
+    const t = linkpath ?? "";
+    const tsegs = t.split(/[\\/]+/).filter((s) => s !== "" && s !== ".");
+    if (t === "" || /^[\\/]/.test(t) || /^[a-zA-Z]:/.test(t) || tsegs.includes("..")) {
+      return `it is a hardlink to '${t}', outside the target directory`;
+    }
+    for (let i = 1; i <= tsegs.length; i++) {
+      if (links.has(tsegs.slice(0, i).join("/"))) return `it is a hardlink through the symlink '${tsegs.slice(0, i).join("/")}'`;
+    }
+  }
+  return undefined;
+}
+
+function refuse(archive: string, entry: string, reason: string): ArchiveError {
+  return new ArchiveError(
+    archive,
+    `Refusing to extract ${archive}: entry '${entry}' is unsafe (${reason}). Nothing was extracted; ` +
+      `the archive is corrupt or malicious, so delete it and download it again from its official source.`,
+    entry,
+  );
+}
+
+function detectFormat(file: string): ArchiveFormat {
+  const f = file.toLowerCase();
+  if (f.endsWith(".zip")) return "zip";
+  if (f.endsWith(".tar.gz") || f.endsWith(".tgz")) return "tar.gz";
+  if (f.endsWith(".tar")) return "tar";
+  throw new ArchiveError(file, `Cannot tell the archive format of ${file} from its name; pass { format: "zip" | "tar" | "tar.gz" }.`);
+}
+
+function tarKind(type: string): EntryKind {
+  switch (type) {
+    case "File":
+    case "OldFile":
+    case "ContiguousFile":
+      return "file";
+    case "Directory":
+      return "directory";
+    case "SymbolicLink":
+      return "symlink";
+    case "Link":
+      return "hardlink";
+    case "CharacterDevice":
+    case "BlockDevice":
+    case "FIFO":
+      return "device";
+    default:
+      return "other";
+  }
+}
+
+/** Check every tar entry; throws on the first unsafe one. */
+async function checkTar(file: string): Promise<void> {
+  const links = new Set<string>();
+  let bad: ArchiveError | undefined;
+  try {
+    await tar.t({
+      file,
+      strict: true,
+      onReadEntry: (entry) => {
+        if (bad) return;
+        const reason = unsafeReason(entry.path, tarKind(entry.type), entry.linkpath, links, ` (${entry.type})`);
+        if (reason) bad = refuse(file, entry.path, reason);
+      },
+    });
+  } catch (e) {
+    if (bad) throw bad;
+    throw new ArchiveError(file, `Cannot read ${file} as a tar archive: ${(e as Error).message}. Delete it and download it again.`);
+  }
+  if (bad) throw bad;
+}
+
+async function extractTar(file: string, into: string): Promise<void> {
+  await checkTar(file);
+  const links = new Set<string>();
+  let bad: ArchiveError | undefined;
+  await tar.x({
+    file,
+    cwd: into,
+    strict: true, // any warning (e.g. a stripped absolute path) is an error
+    preservePaths: false,
+    preserveOwner: false, // as root, node-tar would otherwise chown to the archive's uid/gid
+    // Defence in depth: re-check while extracting, in case the file changed since the listing.
+    filter: (p, entry) => {
+      const e = entry as tar.ReadEntry;
+      const reason = unsafeReason(p, tarKind(e.type), e.linkpath, links);
+      // Throwing inside node-tar's filter would escape its promise; skip the entry and fail afterwards
+      // (the temporary folder is then deleted).
+      if (reason && !bad) bad = refuse(file, p, reason);
+      return !reason && !bad;
+    },
+  });
+  if (bad) throw bad;
+}
+
+function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, decodeStrings: true, validateEntrySizes: true, autoClose: true }, (err, zip) => {
+      if (err || !zip) reject(err ?? new Error("no zip"));
+      else resolve(zip);
+    });
+  });
+}
+
+function zipKind(entry: yauzl.Entry): EntryKind {
+  const madeByUnix = entry.versionMadeBy >> 8 === 3;
+  const mode = (entry.externalFileAttributes >>> 16) & 0xffff;
+  if (madeByUnix && mode !== 0) {
+    const t = mode & 0o170000;
+    if (t === 0o120000) return "symlink";
+    if (t === 0o020000 || t === 0o060000 || t === 0o010000 || t === 0o140000) return "device";
+    if (t === 0o040000) return "directory";
+  }
+  return entry.fileName.endsWith("/") ? "directory" : "file";
+}
+
+async function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, limit: number): Promise<Buffer> {
+  const stream = await new Promise<NodeJS.ReadableStream>((res, rej) => zip.openReadStream(entry, (e, s) => (e || !s ? rej(e) : res(s))));
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > limit) throw new Error("symlink target too long");
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function extractZip(file: string, into: string): Promise<void> {
+  // Pass 1: check every entry's name and type (symlink targets need the entry body, read in pass 2
+  // before anything dangerous is created; we still refuse before writing any further file).
+  const links = new Set<string>();
+  const wrap = (e: unknown): ArchiveError => {
+    if (e instanceof ArchiveError) return e;
+    const msg = (e as Error).message ?? String(e);
+    // yauzl validates names itself ("absolute path: /x", "invalid relative path: ../x").
+    const m = /^(absolute path|invalid relative path|invalid characters in fileName): (.*)$/.exec(msg);
+    if (m) return refuse(file, m[2]!, m[1] === "absolute path" ? "it has an absolute path" : m[1] === "invalid relative path" ? "its path contains '..' and would be written outside the target directory" : "its name contains a backslash");
+    return new ArchiveError(file, `Cannot read ${file} as a zip archive: ${msg}. Delete it and download it again.`);
+  };
+
+  const entries: yauzl.Entry[] = [];
+  {
+    const zip = await openZip(file).catch((e) => { throw wrap(e); });
+    await new Promise<void>((resolve, reject) => {
+      zip.on("error", (e) => reject(wrap(e)));
+      zip.on("end", () => resolve());
+      zip.on("entry", (entry: yauzl.Entry) => {
+        const kind = zipKind(entry);
+        // Symlink targets are checked in pass 2 (they live in the entry body); names and types now.
+        const reason = unsafeReason(entry.fileName, kind === "symlink" ? "file" : kind, undefined, links, " (unix mode " + ((entry.externalFileAttributes >>> 16) & 0o170000).toString(8) + ")");
+        if (reason) {
+          zip.close();
+          reject(refuse(file, entry.fileName, reason));
+          return;
+        }
+        entries.push(entry);
+        zip.readEntry();
+      });
+      zip.readEntry();
+    });
+  }
+
+  // Pass 2: symlink targets, then extraction in archive order.
+  const zip = await openZip(file).catch((e) => { throw wrap(e); });
+  try {
+    const targets = new Map<string, string>();
+    const linkSet = new Set<string>();
+    for (const entry of entries) {
+      if (zipKind(entry) !== "symlink") continue;
+      const target = (await readZipEntry(zip, entry, 4096)).toString("utf8");
+      const reason = unsafeReason(entry.fileName, "symlink", target, linkSet);
+      if (reason) throw refuse(file, entry.fileName, reason);
+      targets.set(entry.fileName, target);
+    }
+    // Now that all symlinks are known, refuse any entry below one (it would be written through it).
+    for (const entry of entries) {
+      const segs = entry.fileName.split("/").filter((s) => s !== "" && s !== ".");
+      for (let i = 1; i < segs.length; i++) {
+        if (linkSet.has(segs.slice(0, i).join("/"))) throw refuse(file, entry.fileName, `it would be written through the symlink '${segs.slice(0, i).join("/")}'`);
+      }
+    }
+    for (const entry of entries) {
+      const out = path.join(into, entry.fileName);
+      const kind = zipKind(entry);
+      if (kind === "directory") {
+        await fs.promises.mkdir(out, { recursive: true });
+        continue;
+      }
+      await fs.promises.mkdir(path.dirname(out), { recursive: true });
+      if (kind === "symlink") {
+        await fs.promises.rm(out, { force: true });
+        await fs.promises.symlink(targets.get(entry.fileName)!, out);
+        continue;
+      }
+      const stream = await new Promise<NodeJS.ReadableStream>((res, rej) => zip.openReadStream(entry, (e, s) => (e || !s ? rej(e) : res(s))));
+      // 'w' on a path that is a symlink would follow it; remove first so we always write a new regular file.
+      await fs.promises.rm(out, { force: true });
+      await pipeline(stream, fs.createWriteStream(out, { flags: "wx" }));
+    }
+  } catch (e) {
+    throw wrap(e);
+  } finally {
+    zip.close();
+  }
+}
+
+/** List the entry names of an archive (for messages and tests), without extracting. */
+export async function listArchive(file: string, format: ArchiveFormat = detectFormat(file)): Promise<string[]> {
+  const names: string[] = [];
+  if (format === "zip") {
+    const zip = await openZip(file);
+    await new Promise<void>((resolve, reject) => {
+      zip.on("error", reject);
+      zip.on("end", () => resolve());
+      zip.on("entry", (e: yauzl.Entry) => { names.push(e.fileName); zip.readEntry(); });
+      zip.readEntry();
+    });
+  } else {
+    await tar.t({ file, onReadEntry: (e) => { names.push(e.path); } });
+  }
+  return names;
+}
+
+/**
+ * Extract `archive` so that its contents (or its folder `opts.subdir`) become the folder `dest`.
+ * `dest` must not exist yet. Extraction happens in a temporary sibling folder and is renamed into
+ * place at the end; on any error the temporary folder is removed and `dest` is untouched.
+ */
+export async function extractArchive(archive: string, dest: string, opts: ExtractOptions = {}): Promise<string> {
+  archive = path.resolve(archive);
+  dest = path.resolve(dest);
+  const format = opts.format ?? detectFormat(archive);
+  if (fs.existsSync(dest)) {
+    throw new ArchiveError(archive, `Cannot extract ${archive} to ${dest}: that folder already exists. Delete it first to extract again.`);
+  }
+  await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+  const tmp = await fs.promises.mkdtemp(path.join(path.dirname(dest), `.${path.basename(dest)}.extract-`));
+  try {
+    if (format === "zip") await extractZip(archive, tmp);
+    else await extractTar(archive, tmp);
+    let source = tmp;
+    if (opts.subdir) {
+      const segs = opts.subdir.split("/").filter(Boolean);
+      if (segs.includes("..")) throw new ArchiveError(archive, `subdir '${opts.subdir}' must stay inside the archive.`);
+      source = path.join(tmp, ...segs);
+      const st = await fs.promises.lstat(source).catch(() => undefined);
+      if (!st || !st.isDirectory()) {
+        const top = (await fs.promises.readdir(tmp)).join(", ") || "(nothing)";
+        throw new ArchiveError(archive, `${archive} has no folder '${opts.subdir}' (its top level holds: ${top}); the download is not the expected file.`);
+      }
+    }
+    await fs.promises.rename(source, dest);
+    return dest;
+  } finally {
+    await fs.promises.rm(tmp, { recursive: true, force: true });
+  }
+}

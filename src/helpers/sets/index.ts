@@ -1,0 +1,22 @@
+/** Datasets: image decoding, image folders and one loader per course dataset. */
+export {
+  decodeImage, validateImages, hasImageExtension, mapLimit, IMG_EXTENSIONS, MAX_INPUT_PIXELS, ImageDecodeError,
+  type DecodeOptions, type DecodedRgbImage, type UndecodableImage,
+} from "./images";
+export {
+  imageFolder, checkSameClasses, findClasses, compareCodePoints, describeSkipped,
+  type ImageSample, type SkippedFiles, type ImageFolderDataset, type ImageFolderOptions,
+} from "./imagefolder";
+export {
+  hymenoptera, loadCifar10, loadFashionMnist, loadMnist, parseIdx,
+  HYMENOPTERA_URL, CIFAR10_URL, CIFAR10_CLASSES, CIFAR10_TRAIN_BATCHES, FASHION_MNIST_CLASSES, FASHION_MNIST_BASE_URL,
+  FASHION_MNIST_SYSTEM_DIR, MNIST_CLASSES,
+  type ArrayDataset, type HymenopteraDataset, type Cifar10Options, type IdxArray, type FashionMnistOptions, type MnistOptions,
+} from "./datasets";
+export { parseMat, matStrings, matNumbers, type MatValue } from "./mat";
+export {
+  loadStanfordDogs, readStanfordDogsList, loadVoc2007,
+  STANFORD_DOGS_IMAGES_URL, STANFORD_DOGS_LISTS_URL, VOC2007_TRAINVAL_URL, VOC2007_TEST_URL, VOC_CLASSES,
+  type StanfordDogsOptions, type StanfordDogsDataset, type VocSample, type VocDataset, type Voc2007Options,
+} from "./fullsets";
+export * from "./mnistm";
