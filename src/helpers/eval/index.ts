@@ -263,42 +263,4 @@ export async function evaluateClassifier(model: tf.LayersModel, data: BatchStrea
   return classificationReport(labels, scores, classes);
 }
 
-export interface RunSummary {
-  /** Row name, e.g. "feature extraction" or "fine-tune last 2 blocks". */
-  name: string;
-  /** Metrics, e.g. { val_acc: 0.93, seconds: 41 }. */
-  metrics: Record<string, number | undefined>;
-  /** Descriptive columns, e.g. { backbone: "mobilenet_v2_0.35", trainable: 12810 }. */
-  info?: Record<string, string | number | undefined>;
-}
-
-export type ComparisonRow = Record<string, string | number | null>;
-
-/**
- * Rows for a comparison table across runs: one row per run with `name`, the info fields, then the metrics
- * (missing values as null). `sortBy` sorts by a metric (descending unless `ascending`); `digits` rounds numbers.
- */
-export function buildComparisonRows(runs: RunSummary[], opts: { metrics?: string[]; sortBy?: string; ascending?: boolean; digits?: number } = {}): ComparisonRow[] {
-  const metricNames = opts.metrics ?? [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))];
-  const infoNames = [...new Set(runs.flatMap((r) => Object.keys(r.info ?? {})))];
-  const round = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? null : opts.digits !== undefined ? Number(v.toFixed(opts.digits)) : v);
-  let sorted = runs;
-  if (opts.sortBy) {
-    const key = opts.sortBy;
-    const dir = opts.ascending ? 1 : -1;
-    sorted = [...runs].sort((a, b) => {
-      const x = a.metrics[key];
-      const y = b.metrics[key];
-      if (x === undefined) return 1;
-      if (y === undefined) return -1;
-      return dir * (x - y);
-    });
-  }
-  return sorted.map((r) => {
-    const row: ComparisonRow = { name: r.name };
-    for (const k of infoNames) row[k] = r.info?.[k] ?? null;
-    for (const m of metricNames) row[m] = round(r.metrics[m]);
-    return row;
-  });
-}
 export * from "./pca";

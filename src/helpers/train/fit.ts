@@ -7,70 +7,23 @@
  * checkpointed. A run resumed from a checkpoint therefore replays the same numbers as an uninterrupted one.
  */
 import * as tf from "@tensorflow/tfjs";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import type { BatchStream } from "../types";
-import { GroupedOptimizer, setOptimizerLearningRate, OptimizerWeight } from "../transfer/paramGroups";
-import { LrSchedule } from "./schedules";
-import { Rng, type RngState } from "../pipeline/streams";
-import { withSeededMathRandom } from "./rng";
-import { readTensors, writeTensors } from "./tensorFiles";
-import { fileIOHandler } from "../models/io";
+import { Rng } from "../pipeline/rng";
 import { releasingNativeBuffers } from "../backend";
-
-/** A model given as a function: `forward(x, training)` returns predictions; `variables` are trained. */
-export interface FunctionModel {
-  forward(x: tf.Tensor, training: boolean): tf.Tensor;
-  variables: tf.Variable[];
-}
-export type TrainTarget = tf.LayersModel | FunctionModel;
-
-export interface SgdSpec {
-  type: "sgd";
-  lr: number;
-  /** Momentum (0 = plain SGD). */
-  momentum?: number;
-  nesterov?: boolean;
-}
-export interface AdamSpec {
-  type: "adam";
-  lr: number;
-  beta1?: number;
-  beta2?: number;
-  epsilon?: number;
-}
-export type OptimizerSpec = SgdSpec | AdamSpec;
-
-/** Build a tf optimizer from a spec. */
-export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
-  if (spec.type === "sgd") return spec.momentum ? tf.train.momentum(spec.lr, spec.momentum, spec.nesterov ?? false) : tf.train.sgd(spec.lr);
-  if (spec.type === "adam") return tf.train.adam(spec.lr, spec.beta1 ?? 0.9, spec.beta2 ?? 0.999, spec.epsilon ?? 1e-7);
-  throw new Error(`Unknown optimizer type '${(spec as { type: string }).type}'. Use { type: "sgd", lr, momentum } or { type: "adam", lr }.`);
-}
+import { LrSchedule } from "./schedules";
+import { withSeededMathRandom } from "./rng";
+import type { EpochLogs, TrainingHistory } from "./history";
+import { forward, isLayersModel, stateTensors, type TrainTarget } from "./target";
+import {
+  GroupedOptimizer, createOptimizer, isOptimizerInstance, optimizerBaseLr, setOptimizerLearningRate, trainableVariables,
+  type OptimizerSpec,
+} from "./optimizers";
+import {
+  CHECKPOINT_VERSION, loadBestWeights, loadLatestCheckpoint, saveBestCheckpoint, saveLatestCheckpoint,
+} from "./checkpoint";
 
 /** (yTrue, yPred) -> scalar loss. yTrue is one-hot / multi-hot float32 [B, C]. */
 export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar;
-
-export interface EpochLogs {
-  epoch: number;
-  loss: number;
-  acc: number;
-  val_loss?: number;
-  val_acc?: number;
-  /** Learning rate (base rate times schedule factor) at the epoch's last step. */
-  lr: number;
-  /** Wall time of the epoch including validation. */
-  seconds: number;
-}
-
-export interface TrainingHistory {
-  epochs: EpochLogs[];
-  /** Best value of the monitored metric and its epoch. */
-  best?: { epoch: number; monitor: string; value: number };
-  stoppedEarly: boolean;
-  /** Epoch this call started from (> 0 after a resume). */
-  startEpoch: number;
-}
 
 export interface BatchEndInfo {
   epoch: number;
@@ -121,29 +74,6 @@ export interface TrainOptions {
   callbacks?: TrainingCallbacks;
 }
 
-/** A tf.Optimizer or GroupedOptimizer (tf.Optimizer's instanceof check throws on undefined, so duck-type). */
-function isOptimizerInstance(o: unknown): o is tf.Optimizer | GroupedOptimizer {
-  return o instanceof GroupedOptimizer || (o != null && typeof (o as tf.Optimizer).applyGradients === "function");
-}
-
-function isLayersModel(t: TrainTarget): t is tf.LayersModel {
-  return typeof (t as tf.LayersModel).apply === "function" && Array.isArray((t as tf.LayersModel).layers);
-}
-
-/** All state tensors of a target, in a stable order (for checkpoints). */
-function stateTensors(t: TrainTarget): { name: string; variable: tf.Variable }[] {
-  if (isLayersModel(t)) return t.weights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }));
-  return t.variables.map((v) => ({ name: v.name, variable: v }));
-}
-function trainableVars(t: TrainTarget): tf.Variable[] {
-  if (isLayersModel(t)) return t.trainableWeights.map((w) => w.read() as tf.Variable);
-  return t.variables.filter((v) => v.trainable);
-}
-function forward(t: TrainTarget, x: tf.Tensor, training: boolean): tf.Tensor {
-  if (isLayersModel(t)) return t.apply(x, { training }) as tf.Tensor;
-  return t.forward(x, training);
-}
-
 const EPS = 1e-7;
 
 function toTargets(y: tf.Tensor, numClasses: number, smoothing: number): tf.Tensor {
@@ -172,71 +102,6 @@ function correctCount(y: tf.Tensor, yp: tf.Tensor, multiLabel: boolean, fromLogi
   if (!multiLabel) return tf.sum(tf.equal(tf.argMax(yp, -1), y.rank === 1 ? y.toInt() : tf.argMax(y, -1)).toFloat()) as tf.Scalar;
   const pred = tf.greater(yp, fromLogits ? 0 : 0.5);
   return tf.div(tf.sum(tf.equal(pred, tf.greater(y, 0.5)).toFloat()), y.shape[1] ?? 1) as tf.Scalar;
-}
-
-function optimizerBaseLr(opt: tf.Optimizer | GroupedOptimizer): number {
-  if (opt instanceof GroupedOptimizer) return opt.groups[0]?.baseLr ?? 0;
-  return Number((opt as any).learningRate ?? 0);
-}
-
-async function getOptWeights(opt: tf.Optimizer | GroupedOptimizer): Promise<OptimizerWeight[]> {
-  return (await opt.getWeights()) as OptimizerWeight[];
-}
-
-/** Replace `dir` with `tmp` atomically enough: a crash leaves either the old or the new folder (we read `.old` as fallback). */
-function swapDir(tmp: string, dir: string): void {
-  const old = `${dir}.old`;
-  fs.rmSync(old, { recursive: true, force: true });
-  if (fs.existsSync(dir)) fs.renameSync(dir, old);
-  fs.renameSync(tmp, dir);
-  fs.rmSync(old, { recursive: true, force: true });
-}
-
-interface CkptState {
-  version: typeof CHECKPOINT_VERSION;
-  epoch: number;
-  history: TrainingHistory;
-  rngState: RngState;
-  wait: number;
-  bestValue: number | null;
-  stopped: boolean;
-}
-
-async function saveCheckpoint(dir: string, target: TrainTarget, opt: tf.Optimizer | GroupedOptimizer, state: CkptState): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  await writeTensors(tmp, "weights", stateTensors(target).map((s) => ({ name: s.name, tensor: s.variable })));
-  const ow = await getOptWeights(opt);
-  await writeTensors(tmp, "optimizer", ow);
-  // getWeights() makes a fresh scalar for the iteration count; dispose it so checkpoints do not leak tensors.
-  for (const w of ow) if (w.name === "iter" || w.name.endsWith("::iter")) w.tensor.dispose();
-  fs.writeFileSync(path.join(tmp, "state.json"), JSON.stringify(state));
-  swapDir(tmp, dir);
-}
-
-function restoreWeights(dir: string, target: TrainTarget): void {
-  const saved = readTensors(dir, "weights");
-  const vars = stateTensors(target);
-  if (saved.length !== vars.length) {
-    throw new Error(`Checkpoint ${dir} holds ${saved.length} weight tensors but the model has ${vars.length}: it was written for another model. Delete it or use another checkpointDir.`);
-  }
-  vars.forEach((v, i) => {
-    const s = saved[i];
-    if (s.shape.join(",") !== v.variable.shape.join(",")) {
-      throw new Error(`Checkpoint ${dir}: weight ${i} ('${s.name}') has shape [${s.shape}] but the model's '${v.name}' is [${v.variable.shape}]. Delete the checkpoint or use the model it was written for.`);
-    }
-    const t = tf.tensor(s.values, s.shape, s.dtype as tf.DataType);
-    v.variable.assign(t);
-    t.dispose();
-  });
-}
-
-async function restoreOptimizer(dir: string, opt: tf.Optimizer | GroupedOptimizer): Promise<void> {
-  const saved = readTensors(dir, "optimizer");
-  const ws = saved.map((s) => ({ name: s.name, tensor: tf.tensor(s.values, s.shape, s.dtype as tf.DataType) }));
-  await opt.setWeights(ws as any);
-  ws.forEach((w) => w.tensor.dispose());
 }
 
 /**
@@ -274,31 +139,6 @@ export function explainOutOfMemory(e: unknown, batchSize: number): unknown {
   );
 }
 
-/** Bumped when the checkpoint layout changes (2: the RNG state is the pipeline Rng's four words). */
-const CHECKPOINT_VERSION = 2;
-
-function readState(dir: string): CkptState | undefined {
-  const f = path.join(dir, "state.json");
-  if (!fs.existsSync(f)) return undefined;
-  const st = JSON.parse(fs.readFileSync(f, "utf8")) as CkptState;
-  if (st.version !== CHECKPOINT_VERSION) {
-    throw new Error(
-      `The checkpoint in ${dir} has format version ${String(st.version)}, but these helpers read version ${CHECKPOINT_VERSION}. ` +
-        `Delete that folder to start over, or pass resume: false.`,
-    );
-  }
-  return st;
-}
-
-/** Whether a checkpoint folder holds a resumable run; returns the last completed epoch (0-based) or undefined. */
-export function checkpointEpoch(checkpointDir: string): number | undefined {
-  for (const d of ["latest", "latest.old"]) {
-    const s = readState(path.join(checkpointDir, d));
-    if (s) return s.epoch;
-  }
-  return undefined;
-}
-
 /**
  * Train `target` on `train` for `opts.epochs` epochs. Returns the history (also kept in the checkpoint).
  * With `checkpointDir`, every epoch is checkpointed and a rerun resumes after the last completed epoch.
@@ -325,7 +165,7 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
   const monitor = opts.monitor ?? (opts.validation ? "val_loss" : "loss");
   const mode = opts.mode ?? (monitor.includes("acc") ? "max" : "min");
   const better = (a: number, b: number | null, delta = 0) => b === null || (mode === "min" ? a < b - delta : a > b + delta);
-  const vars = trainableVars(target);
+  const vars = trainableVariables(target);
   if (vars.length === 0) throw new Error("trainModel: the model has no trainable variables (all layers frozen?). Unfreeze some layers first.");
   const decayVars = opts.weightDecay ? vars.filter((v) => v.rank >= 2) : [];
   const outShape = isLayersModel(target) ? target.outputs[0].shape : undefined;
@@ -336,22 +176,16 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
   let wait = 0;
   let bestValue: number | null = null;
   let bestWeights: tf.Tensor[] | undefined;
-  const ckLatest = opts.checkpointDir ? path.join(opts.checkpointDir, "latest") : undefined;
-  const ckBest = opts.checkpointDir ? path.join(opts.checkpointDir, "best") : undefined;
+  const ckDir = opts.checkpointDir;
 
-  if (ckLatest && opts.resume !== false) {
-    const dir = readState(ckLatest) ? ckLatest : readState(`${ckLatest}.old`) ? `${ckLatest}.old` : undefined;
-    if (dir) {
-      const st = readState(dir)!;
-      restoreWeights(dir, target);
-      await restoreOptimizer(dir, opt);
+  if (ckDir && opts.resume !== false) {
+    const st = await loadLatestCheckpoint(ckDir, target, opt);
+    if (st) {
       history = { ...st.history, startEpoch: st.epoch + 1 };
       rng = Rng.fromState(st.rngState);
       wait = st.wait;
       bestValue = st.bestValue;
-      if (opts.restoreBestWeights && ckBest && fs.existsSync(path.join(ckBest, "weights.json"))) {
-        bestWeights = readTensors(ckBest, "weights").map((s) => tf.keep(tf.tensor(s.values, s.shape, s.dtype as tf.DataType)));
-      }
+      if (opts.restoreBestWeights) bestWeights = loadBestWeights(ckDir);
       if (st.stopped) {
         // finished by early stopping: nothing to train; free what the resume loaded
         bestWeights?.forEach((t) => t.dispose());
@@ -438,23 +272,13 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
           bestWeights?.forEach((t) => t.dispose());
           bestWeights = stateTensors(target).map((s) => tf.keep(s.variable.clone()));
         }
-        if (ckBest) {
-          // best/: raw tensors (for resume) and, for layers models, a browser-loadable TF.js model
-          const tmp = `${ckBest}.tmp-${process.pid}`;
-          fs.rmSync(tmp, { recursive: true, force: true });
-          fs.mkdirSync(tmp, { recursive: true });
-          await writeTensors(tmp, "weights", stateTensors(target).map((s) => ({ name: s.name, tensor: s.variable })));
-          if (isLayersModel(target)) await target.save(fileIOHandler(tmp));
-          fs.writeFileSync(path.join(tmp, "best.json"), JSON.stringify({ epoch, monitor, value }));
-          swapDir(tmp, ckBest);
-        }
+        if (ckDir) await saveBestCheckpoint(ckDir, target, { epoch, monitor, value });
       }
       wait = improvedEnough ? 0 : wait + 1;
       const stop = !!opts.earlyStopping && wait >= opts.earlyStopping.patience;
       if (stop) history.stoppedEarly = true;
-      if (ckLatest) {
-        fs.mkdirSync(opts.checkpointDir!, { recursive: true });
-        await saveCheckpoint(ckLatest, target, opt, { version: CHECKPOINT_VERSION, epoch, history, rngState: rng.state(), wait, bestValue, stopped: stop });
+      if (ckDir) {
+        await saveLatestCheckpoint(ckDir, target, opt, { version: CHECKPOINT_VERSION, epoch, history, rngState: rng.state(), wait, bestValue, stopped: stop });
       }
       await opts.callbacks?.onEpochEnd?.(logs, history);
       if (stop) break;

@@ -1,5 +1,9 @@
-/** Training: the resumable loop, optimizers, LR schedules, seeded RNG, checkpoint tensor files. */
+/** Training: the resumable loop, what it trains and records, optimizers, checkpoints, LR schedules, seeded RNG. */
 export * from "./fit";
+export * from "./target";
+export * from "./history";
+export * from "./optimizers";
+export * from "./checkpoint";
 export * from "./schedules";
 export * from "./rng";
 export * from "./tensorFiles";

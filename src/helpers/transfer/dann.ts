@@ -14,8 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BatchStream, LabeledBatch } from "../types";
-import { createOptimizer, type OptimizerSpec } from "../train/fit";
-import { setOptimizerLearningRate } from "./paramGroups";
+import { createOptimizer, setOptimizerLearningRate, type OptimizerSpec } from "../train/optimizers";
 import { gradientReversal } from "./gradientReversal";
 import { seededInitializer } from "../models/builders";
 import { releasingNativeBuffers } from "../backend";

@@ -1,7 +1,6 @@
 /** Transfer-learning operations: cut, head, freeze, counts, cached feature extraction, per-group LRs, gradient reversal. */
 export * from "./ops";
 export * from "./features";
-export * from "./paramGroups";
 export * from "./gradientReversal";
 export * from "./arrayFeatures";
 export * from "./dann";

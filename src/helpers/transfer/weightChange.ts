@@ -3,7 +3,7 @@
  * per group (mean absolute change, and the same relative to the weights' mean magnitude before training).
  */
 import * as tf from "@tensorflow/tfjs";
-import { LayerSelector, selectLayers } from "./ops";
+import { selectLayers, type LayerSelector } from "../models/layerSelect";
 
 /** Copies of a model's learnable weights (kernels, biases, BN gamma/beta; not BN moving statistics), by layer name. */
 export interface WeightSnapshot {

@@ -12,7 +12,7 @@ import { nativeFallbackCounts, nativeKernelNames, nativePoolStats, nativeThreadS
 import { arrayStream } from "../../../src/helpers/pipeline";
 import { trainModel } from "../../../src/helpers/train";
 
-const ROOT = path.resolve(__dirname, "../..");
+const ROOT = path.resolve(__dirname, "../../..");
 const BUILD_SH = path.join(ROOT, "native", "build.sh");
 const libtorchInstalled = fs.existsSync("/usr/include/ATen/ATen.h");
 

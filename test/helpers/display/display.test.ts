@@ -22,7 +22,7 @@ import { emit } from "../../../src/helpers/display/show";
 import { formatCell } from "../../../src/helpers/display/table";
 import { formatDuration } from "../../../src/helpers/display/progress";
 // Contract check (types only, checked by tsc): the adapter must fit the training loop's callback interface.
-import type { TrainingCallbacks } from "../../../src/helpers/train/fit";
+import type { TrainingCallbacks } from "../../../src/helpers/train";
 
 /** A fake tslab display that records every call; `newDisplay()` outputs record into their own list. */
 class FakeDisplay implements DisplayLike {

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import {
   accuracy, argmaxRows, topKAccuracy, confusionMatrix, perClassAccuracy, precisionRecallF1, averagePrecision,
-  meanAveragePrecision, predictWithProbabilities, predictionsFromScores, classificationReport, evaluateClassifier, buildComparisonRows,
+  meanAveragePrecision, predictWithProbabilities, predictionsFromScores, classificationReport, evaluateClassifier,
 } from "../../../src/helpers/eval";
 import type { BatchStream } from "../../../src/helpers/types";
 
@@ -89,16 +89,5 @@ describe("predictions and comparison rows", () => {
     expect(rep.confusion).toEqual([[2, 1], [0, 0]]);
     expect(() => predictionsFromScores([[0.5, 0.5]], ["a"])).toThrow(/2 scores per sample but 1 class/);
     m.dispose();
-  });
-  it("builds sorted comparison rows", () => {
-    const rows = buildComparisonRows(
-      [
-        { name: "scratch", metrics: { val_acc: 0.61234, seconds: 10 }, info: { trainable: 100 } },
-        { name: "transfer", metrics: { val_acc: 0.93456 }, info: { backbone: "mnv2" } },
-      ],
-      { sortBy: "val_acc", digits: 2 },
-    );
-    expect(rows[0]).toEqual({ name: "transfer", trainable: null, backbone: "mnv2", val_acc: 0.93, seconds: null });
-    expect(rows[1].val_acc).toBe(0.61);
   });
 });

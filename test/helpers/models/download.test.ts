@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-const shared = path.resolve(__dirname, "../../../shared/cache");
+const shared = path.resolve(__dirname, "../../../../shared/cache");
 const calls: { url: string; dest: string }[] = [];
 // Stand-in for the network: serves the files of the cached MobileNetV2 0.35 by name, like a web server would.
 vi.mock("../../../src/helpers/fetch/download", () => ({

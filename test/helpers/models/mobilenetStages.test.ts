@@ -1,4 +1,4 @@
-process.env.TL_CACHE_DIR ??= require("node:path").resolve(__dirname, "../../../shared/cache");
+process.env.TL_CACHE_DIR ??= require("node:path").resolve(__dirname, "../../../../shared/cache");
 import { describe, expect, it } from "vitest";
 import { loadBackbone } from "../../../src/helpers/models";
 import { mobileNetV2Stage, MOBILENET_V2_STAGES } from "../../../src/helpers/transfer";

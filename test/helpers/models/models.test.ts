@@ -1,4 +1,4 @@
-process.env.TL_CACHE_DIR ??= require("node:path").resolve(__dirname, "../../../shared/cache");
+process.env.TL_CACHE_DIR ??= require("node:path").resolve(__dirname, "../../../../shared/cache");
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import * as fs from "node:fs";

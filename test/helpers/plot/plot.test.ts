@@ -15,7 +15,7 @@ import {
   type CurveRecord,
 } from "../../../src/helpers/plot";
 // Contract check (types only, checked by tsc): the loop's history must be accepted as a curve history.
-import type { TrainingHistory } from "../../../src/helpers/train/fit";
+import type { TrainingHistory } from "../../../src/helpers/train/history";
 import type { PixelImage } from "../../../src/helpers/pipeline/transforms";
 
 // Count the items a vega mark group drew: <g class="mark-TYPE role-mark ..."> holds one <path> per item.

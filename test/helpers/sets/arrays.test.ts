@@ -9,7 +9,7 @@ import { CIFAR10_CLASSES, datasetDir, loadCifar10, loadFashionMnist, loadMnist, 
 import { tmpDir } from "../fixtures";
 
 // Real data comes from the pre-filled cache (read-only); product code finds it through TL_CACHE_DIR.
-process.env.TL_CACHE_DIR ??= path.resolve(__dirname, "../../../shared/cache");
+process.env.TL_CACHE_DIR ??= path.resolve(__dirname, "../../../../shared/cache");
 
 let dir: string;
 beforeAll(() => {

@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from "vitest";
 import { decodeImage, hymenoptera, mapLimit } from "../../../src/helpers/sets";
 import { tmpDir } from "../fixtures";
 
-process.env.TL_CACHE_DIR ??= path.resolve(__dirname, "../../../shared/cache");
+process.env.TL_CACHE_DIR ??= path.resolve(__dirname, "../../../../shared/cache");
 const cache = process.env.TL_CACHE_DIR;
 const hasData = fs.existsSync(path.join(cache, "datasets", "hymenoptera_data", "train"));
 

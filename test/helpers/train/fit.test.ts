@@ -7,7 +7,8 @@ import {
   trainModel, createOptimizer, stepLR, cosineLR, linearWarmup, constantLR, withSeededMathRandom,
   evaluateLoss, checkpointEpoch, type TrainOptions, type EpochLogs,
 } from "../../../src/helpers/train";
-import { buildHeadModel, featureBatchStream, freezeLayers, GroupedOptimizer } from "../../../src/helpers/transfer";
+import { buildHeadModel, featureBatchStream, freezeLayers } from "../../../src/helpers/transfer";
+import { GroupedOptimizer } from "../../../src/helpers/train";
 import { buildSmallCnn, loadLayersModelFromDir } from "../../../src/helpers/models";
 import { Rng } from "../../../src/helpers/pipeline";
 
@@ -230,7 +231,7 @@ describe("resume after SIGKILL", () => {
   // (ts.transpileModule: no type check, well under a second; vite-node would spend ~12 s starting up per child).
   const { spawn } = require("node:child_process") as typeof import("node:child_process");
   const ts = require("typescript") as typeof import("typescript");
-  const root = path.resolve(__dirname, "../..");
+  const root = path.resolve(__dirname, "../../..");
   function transpileHelpers(dest: string): void {
     const walk = (dir: string) => {
       for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -251,7 +252,7 @@ describe("resume after SIGKILL", () => {
     const tf = require("@tensorflow/tfjs");
     const fs = require("node:fs");
     const { trainModel, cosineLR } = require(${JSON.stringify(path.join(lib, "train"))});
-    const { Rng } = require(${JSON.stringify(path.join(lib, "data"))});
+    const { Rng } = require(${JSON.stringify(path.join(lib, "pipeline"))});
     const { buildHeadModel, featureBatchStream } = require(${JSON.stringify(path.join(lib, "transfer"))});
     async function main() {
       await tf.setBackend("cpu");

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { bestValAccuracy, summarizeRun, type TrainingHistory } from "../../../src/helpers/train";
+import { bestValAccuracy, buildComparisonRows, summarizeRun, type TrainingHistory } from "../../../src/helpers/train";
 
 const hist = (accs: (number | undefined)[]): TrainingHistory => ({
   epochs: accs.map((a, i) => ({ epoch: i, loss: 1 / (i + 1), acc: 0.5, val_acc: a, lr: 0.1, seconds: 2 })),
@@ -20,5 +20,19 @@ describe("summarizeRun", () => {
   it("handles histories without validation and refuses empty ones", () => {
     expect(bestValAccuracy(hist([undefined, undefined]))).toBeNaN();
     expect(() => summarizeRun("x", hist([]))).toThrow(/no epochs/);
+  });
+});
+
+describe("buildComparisonRows", () => {
+  it("builds sorted comparison rows", () => {
+    const rows = buildComparisonRows(
+      [
+        { name: "scratch", metrics: { val_acc: 0.61234, seconds: 10 }, info: { trainable: 100 } },
+        { name: "transfer", metrics: { val_acc: 0.93456 }, info: { backbone: "mnv2" } },
+      ],
+      { sortBy: "val_acc", digits: 2 },
+    );
+    expect(rows[0]).toEqual({ name: "transfer", trainable: null, backbone: "mnv2", val_acc: 0.93, seconds: null });
+    expect(rows[1].val_acc).toBe(0.61);
   });
 });

@@ -1,14 +1,15 @@
-process.env.TL_CACHE_DIR ??= require("node:path").resolve(__dirname, "../../../shared/cache");
+process.env.TL_CACHE_DIR ??= require("node:path").resolve(__dirname, "../../../../shared/cache");
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-  cutAtLayer, addClassifierHead, buildHeadModel, selectLayers, freezeLayers, unfreezeLayers, setTrainable, countParams, blockNumber,
-  extractFeatures, featureBatchStream, concatFeatureSets, createGroupedOptimizer, GroupedOptimizer, gradientReversal, gradientReversalLayer, GradientReversalLayer,
+  cutAtLayer, addClassifierHead, buildHeadModel, freezeLayers, unfreezeLayers, setTrainable, countParams,
+  extractFeatures, featureBatchStream, concatFeatureSets, gradientReversal, gradientReversalLayer, GradientReversalLayer,
 } from "../../../src/helpers/transfer";
-import { buildSmallCnn, loadBackbone } from "../../../src/helpers/models";
+import { createGroupedOptimizer, GroupedOptimizer } from "../../../src/helpers/train";
+import { blockNumber, buildSmallCnn, loadBackbone, selectLayers } from "../../../src/helpers/models";
 import type { BatchStream } from "../../../src/helpers/types";
 
 let tmp: string;

@@ -1,7 +1,8 @@
 /** Per-group weight change (chapter 5) and per-group learning rates with SGD momentum, as chapter 5 uses them. */
 import { describe, it, expect, beforeAll } from "vitest";
 import * as tf from "@tensorflow/tfjs";
-import { buildHeadModel, createGroupedOptimizer, freezeLayers, snapshotWeights, weightChangeByGroup } from "../../../src/helpers/transfer";
+import { buildHeadModel, freezeLayers, snapshotWeights, weightChangeByGroup } from "../../../src/helpers/transfer";
+import { createGroupedOptimizer } from "../../../src/helpers/train";
 import { trainModel } from "../../../src/helpers/train";
 
 beforeAll(async () => {

@@ -1,9 +1,34 @@
 /**
- * Per-group learning rates ("discriminative fine-tuning"): one tf optimizer per group of variables, each with its
- * own learning rate, behind the same applyGradients / getWeights / setWeights surface as a tf.Optimizer.
+ * Optimizers: specs and `createOptimizer`, setting a learning rate, the trainable variables of a model, and per-group
+ * learning rates ("discriminative fine-tuning": one tf optimizer per group of variables, each with its own learning
+ * rate, behind the same applyGradients / getWeights / setWeights surface as a tf.Optimizer).
  */
 import * as tf from "@tensorflow/tfjs";
-import { LayerSelector, selectLayers } from "./ops";
+import { selectLayers, type LayerSelector } from "../models/layerSelect";
+import { isLayersModel, type TrainTarget } from "./target";
+
+export interface SgdSpec {
+  type: "sgd";
+  lr: number;
+  /** Momentum (0 = plain SGD). */
+  momentum?: number;
+  nesterov?: boolean;
+}
+export interface AdamSpec {
+  type: "adam";
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+}
+export type OptimizerSpec = SgdSpec | AdamSpec;
+
+/** Build a tf optimizer from a spec. */
+export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
+  if (spec.type === "sgd") return spec.momentum ? tf.train.momentum(spec.lr, spec.momentum, spec.nesterov ?? false) : tf.train.sgd(spec.lr);
+  if (spec.type === "adam") return tf.train.adam(spec.lr, spec.beta1 ?? 0.9, spec.beta2 ?? 0.999, spec.epsilon ?? 1e-7);
+  throw new Error(`Unknown optimizer type '${(spec as { type: string }).type}'. Use { type: "sgd", lr, momentum } or { type: "adam", lr }.`);
+}
 
 export interface ParamGroup {
   name?: string;
@@ -35,9 +60,10 @@ export function setOptimizerLearningRate(opt: tf.Optimizer, lr: number): void {
   else o.learningRate = lr;
 }
 
-/** Variables a model trains now, in model order. */
-export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
-  return model.trainableWeights.map((w) => w.read() as tf.Variable);
+/** Variables a model (or a function model) trains now, in model order. */
+export function trainableVariables(model: TrainTarget): tf.Variable[] {
+  if (isLayersModel(model)) return model.trainableWeights.map((w) => w.read() as tf.Variable);
+  return model.variables.filter((v) => v.trainable);
 }
 
 export class GroupedOptimizer {
@@ -117,4 +143,19 @@ export function createGroupedOptimizer(
   restLr?: number,
 ): GroupedOptimizer {
   return new GroupedOptimizer(target, groups, makeOptimizer, restLr);
+}
+
+/** A tf.Optimizer or GroupedOptimizer (tf.Optimizer's instanceof check throws on undefined, so duck-type). */
+export function isOptimizerInstance(o: unknown): o is tf.Optimizer | GroupedOptimizer {
+  return o instanceof GroupedOptimizer || (o != null && typeof (o as tf.Optimizer).applyGradients === "function");
+}
+
+/** Base learning rate of an optimizer (a grouped one reports its first group's). */
+export function optimizerBaseLr(opt: tf.Optimizer | GroupedOptimizer): number {
+  if (opt instanceof GroupedOptimizer) return opt.groups[0]?.baseLr ?? 0;
+  return Number((opt as any).learningRate ?? 0);
+}
+
+async function getOptWeights(opt: tf.Optimizer | GroupedOptimizer): Promise<OptimizerWeight[]> {
+  return (await opt.getWeights()) as OptimizerWeight[];
 }
