@@ -12,6 +12,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DownloadError, ensureDownloaded, ensureExtracted, knownDownload, registerKnownDownload } from "../../src/helpers/fetch";
 import { makeZip, tmpDir } from "../helpers/fixtures";
+// The zoo registers its model hosts when it loads (checked below).
+import "../../src/helpers/models";
 
 const BODY = crypto.randomBytes(256 * 1024 + 123);
 const SHA = crypto.createHash("sha256").update(BODY).digest("hex");

@@ -25,8 +25,3 @@ export function modelDir(name: string, env: NodeJS.ProcessEnv = process.env): st
   checkName("model", name);
   return path.join(cacheDir(env), "models", name);
 }
-
-/** `<cache>/datasets`: the parent of every dataset folder (archives are downloaded here before extraction). */
-export function datasetsRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(cacheDir(env), "datasets");
-}

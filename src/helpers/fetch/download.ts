@@ -64,31 +64,18 @@ export interface KnownDownload {
   httpOnly?: boolean;
 }
 
-const KNOWN: KnownDownload[] = [
-  { url: "https://download.pytorch.org/tutorial/hymenoptera_data.zip", name: "hymenoptera dataset" },
-  // md5 as published on https://www.cs.toronto.edu/~kriz/cifar.html
-  { url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", name: "CIFAR-10 (binary version)", md5: "c32a1d4ab5d03f1284b67883e8d87530" },
-  // md5s as published in the Fashion-MNIST README (and torchvision)
-  { url: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-images-idx3-ubyte.gz", name: "Fashion-MNIST train images", md5: "8d4fb7e6c68d591d4c3dfef9ec88bf0d", httpOnly: true },
-  { url: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-labels-idx1-ubyte.gz", name: "Fashion-MNIST train labels", md5: "25c81989df183df01b3e8a0aad5dffbe", httpOnly: true },
-  { url: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-images-idx3-ubyte.gz", name: "Fashion-MNIST test images", md5: "bef4ecab320f06d8554ea6380940ec79", httpOnly: true },
-  { url: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-labels-idx1-ubyte.gz", name: "Fashion-MNIST test labels", md5: "bb300cfdad3c16e7a12a480ee83cd310", httpOnly: true },
-  { url: "http://vision.stanford.edu/aditya86/ImageNetDogs/images.tar", name: "Stanford Dogs images", httpOnly: true },
-  { url: "http://vision.stanford.edu/aditya86/ImageNetDogs/lists.tar", name: "Stanford Dogs lists", httpOnly: true },
-  // md5s as in torchvision's VOC dataset definitions
-  { url: "http://host.robots.ox.ac.uk/pascal/VOC/voc2007/VOCtrainval_06-Nov-2007.tar", name: "Pascal VOC 2007 trainval", md5: "c52e279531787c972589f7e41ab4ae64", httpOnly: true },
-  { url: "http://host.robots.ox.ac.uk/pascal/VOC/voc2007/VOCtest_06-Nov-2007.tar", name: "Pascal VOC 2007 test", md5: "b6e924de25625d8de591ea690078ad9f", httpOnly: true },
-  // Pretrained backbones (models module): Teachable Machine's MobileNet exports and TF.js hosted models.
-  { url: "https://storage.googleapis.com/teachable-machine-models/", name: "Teachable Machine model files" },
-  { url: "https://storage.googleapis.com/tfjs-models/", name: "TF.js model files" },
-  { url: "https://tfhub.dev/", name: "TF Hub model files" },
-];
+/**
+ * The registry, d2l DATA_HUB style: each dataset loader (sets/) and the model zoo (models/) registers its own URLs,
+ * sizes and checksums beside the code that uses them, when its module loads.
+ */
+const KNOWN: KnownDownload[] = [];
 
-/** Add a URL (or a prefix ending in "/") to the registry, e.g. from another helpers module. */
-export function registerKnownDownload(entry: KnownDownload): void {
+/** Add a URL (or a prefix ending in "/") to the registry; returns the URL, so a loader can define its constant with it. */
+export function registerKnownDownload(entry: KnownDownload): string {
   const i = KNOWN.findIndex((k) => k.url === entry.url);
   if (i >= 0) KNOWN[i] = entry;
   else KNOWN.push(entry);
+  return entry.url;
 }
 
 /** The registry entry covering `url` (exact match first, then the longest prefix), if any. */

@@ -1,5 +1,5 @@
 /** Fetching: the download cache's paths, verified resumable downloads, safe archive extraction. */
-export { datasetDir, modelDir, datasetsRoot } from "./cache";
+export { datasetDir, modelDir } from "./cache";
 export {
   ensureDownloaded, registerKnownDownload, knownDownload, hashFile, notInCacheMessage, DownloadError,
   type DownloadOptions, type KnownDownload, type DownloadErrorCode,

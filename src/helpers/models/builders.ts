@@ -2,8 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { cacheDir } from "../config";
-import { backboneSpec } from "./zoo";
+import { backboneDir, backboneSpec } from "./zoo";
 import { ensureDownloaded } from "../fetch/download";
 
 /** A seeded Glorot-uniform initializer; `seed` distinct per layer so layers do not share weights patterns. */
@@ -124,7 +123,7 @@ export function seedTopologyInitializers(topology: any, seed: number): any {
  */
 export async function buildMobileNetV2Random(alpha: number | string = 0.35, seed = 42): Promise<tf.LayersModel> {
   const spec = backboneSpec(`mobilenet_v2_${typeof alpha === "number" ? alpha.toFixed(2) : alpha}`);
-  const dir = path.join(cacheDir(), spec.cacheSubdir);
+  const dir = backboneDir(spec);
   const modelJson = path.join(dir, "model.json");
   if (!fs.existsSync(modelJson)) {
     // Topology only: the weights are not needed for a random initialisation.

@@ -1,5 +1,5 @@
 /**
- * Model zoo: pretrained backbones loaded through the download cache (cacheDir()/models/...).
+ * Model zoo: pretrained backbones loaded through the download cache (`modelDir(name)`: <cache>/models/<name>/).
  * Missing files (model.json, then each weight file it names) are fetched with ensureDownloaded; the
  * model is then read from disk with our own fs IOHandler and cut at the backbone's feature layer.
  */
@@ -7,9 +7,14 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as crypto from "node:crypto";
-import { cacheDir } from "../config";
-import { ensureDownloaded } from "../fetch/download";
+import { modelDir } from "../fetch/cache";
+import { ensureDownloaded, registerKnownDownload } from "../fetch/download";
 import { ModelFormatError, loadLayersModelFromDir } from "./io";
+
+// The hosts of the zoo's model files, registered by prefix (one model.json plus its weight shards per model).
+registerKnownDownload({ url: "https://storage.googleapis.com/teachable-machine-models/", name: "Teachable Machine model files" });
+registerKnownDownload({ url: "https://storage.googleapis.com/tfjs-models/", name: "TF.js model files" });
+registerKnownDownload({ url: "https://tfhub.dev/", name: "TF Hub model files" });
 
 /** Pixel preprocessing applied before the backbone: `x * scale + offset` on RGB values in [0, 255]. */
 export interface PreprocessingSpec {
@@ -33,8 +38,8 @@ export interface BackboneSpec {
   family: "mobilenet_v2" | "mobilenet_v1" | "custom";
   alpha?: number;
   url: string;
-  /** Folder under cacheDir() holding model.json and weights. */
-  cacheSubdir: string;
+  /** Folder under <cache>/models/ holding model.json and weights ("" for a model loaded from a path). */
+  cacheFolder: string;
   /** Layer whose output is the feature map. */
   featureLayer: string;
   inputSize: number;
@@ -49,7 +54,7 @@ function v2(alpha: string): BackboneSpec {
     family: "mobilenet_v2",
     alpha: Number(alpha),
     url: `https://storage.googleapis.com/teachable-machine-models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_${alpha}_224_no_top/model.json`,
-    cacheSubdir: `models/mobilenet_v2_${alpha}_224_no_top`,
+    cacheFolder: `mobilenet_v2_${alpha}_224_no_top`,
     featureLayer: "out_relu",
     inputSize: 224,
     preprocessing: MOBILENET_PREPROCESSING,
@@ -63,7 +68,7 @@ function v1(alpha: string): BackboneSpec {
     family: "mobilenet_v1",
     alpha: Number(alpha),
     url: `https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_${alpha}_224/model.json`,
-    cacheSubdir: `models/mobilenet_v1_${alpha}_224`,
+    cacheFolder: `mobilenet_v1_${alpha}_224`,
     featureLayer: "conv_pw_13_relu",
     inputSize: 224,
     preprocessing: MOBILENET_PREPROCESSING,
@@ -113,8 +118,13 @@ export interface LoadedBackbone {
   spec: BackboneSpec;
 }
 
-/** Where a user-given model URL is cached: models/user/<host>_<hash>/. */
-function userCacheSubdir(url: string): string {
+/** Where a zoo backbone's files live in the cache. */
+export function backboneDir(spec: BackboneSpec): string {
+  return modelDir(spec.cacheFolder);
+}
+
+/** Where a user-given model URL is cached: <cache>/models/user/<host>_<hash>/. */
+function userModelDir(url: string): string {
   const h = crypto.createHash("sha256").update(url).digest("hex").slice(0, 12);
   const host = (() => {
     try {
@@ -123,13 +133,13 @@ function userCacheSubdir(url: string): string {
       return "url";
     }
   })();
-  return `models/user/${host}_${h}`;
+  return path.join(modelDir("user"), `${host}_${h}`);
 }
 
 export interface CustomModelSource {
   /** Local model.json (or its folder). */
   path?: string;
-  /** Remote model.json URL; cached under cacheDir()/models/user/. */
+  /** Remote model.json URL; cached under <cache>/models/user/. */
   url?: string;
   /** Cut at this layer (default: the model's output). */
   featureLayer?: string;
@@ -147,20 +157,19 @@ export async function loadBackbone(source: string | CustomModelSource): Promise<
   let modelJson: string;
   if (typeof source === "string") {
     spec = backboneSpec(source);
-    modelJson = await ensureModelFiles(spec.url, path.join(cacheDir(), spec.cacheSubdir), spec.name);
+    modelJson = await ensureModelFiles(spec.url, backboneDir(spec), spec.name);
   } else {
     if (!source.path && !source.url) throw new Error("loadBackbone({ ... }) needs `path` (local model.json) or `url`.");
     if (source.path) {
       modelJson = source.path.endsWith(".json") ? source.path : path.join(source.path, "model.json");
     } else {
-      const sub = userCacheSubdir(source.url!);
-      modelJson = await ensureModelFiles(source.url!, path.join(cacheDir(), sub), source.name ?? source.url!);
+      modelJson = await ensureModelFiles(source.url!, userModelDir(source.url!), source.name ?? source.url!);
     }
     spec = {
       name: source.name ?? path.basename(path.dirname(path.resolve(modelJson))),
       family: "custom",
       url: source.url ?? `file://${path.resolve(modelJson)}`,
-      cacheSubdir: "",
+      cacheFolder: "",
       featureLayer: source.featureLayer ?? "",
       inputSize: 0,
       preprocessing: source.preprocessing ?? MOBILENET_PREPROCESSING,

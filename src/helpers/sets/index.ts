@@ -7,16 +7,18 @@ export {
   imageFolder, checkSameClasses, findClasses, compareCodePoints, describeSkipped,
   type ImageSample, type SkippedFiles, type ImageFolderDataset, type ImageFolderOptions,
 } from "./imagefolder";
+export { type ArrayDataset } from "./arrays";
+export { hymenoptera, HYMENOPTERA_URL, type HymenopteraDataset } from "./hymenoptera";
+export { loadCifar10, CIFAR10_URL, CIFAR10_CLASSES, CIFAR10_TRAIN_BATCHES, type Cifar10Options } from "./cifar10";
+export { parseIdx, type IdxArray } from "./idx";
 export {
-  hymenoptera, loadCifar10, loadFashionMnist, loadMnist, parseIdx,
-  HYMENOPTERA_URL, CIFAR10_URL, CIFAR10_CLASSES, CIFAR10_TRAIN_BATCHES, FASHION_MNIST_CLASSES, FASHION_MNIST_BASE_URL,
-  FASHION_MNIST_SYSTEM_DIR, MNIST_CLASSES,
-  type ArrayDataset, type HymenopteraDataset, type Cifar10Options, type IdxArray, type FashionMnistOptions, type MnistOptions,
-} from "./datasets";
+  loadFashionMnist, FASHION_MNIST_CLASSES, FASHION_MNIST_BASE_URL, FASHION_MNIST_SYSTEM_DIR, type FashionMnistOptions,
+} from "./fashionMnist";
+export { loadMnist, MNIST_CLASSES, type MnistOptions } from "./mnist";
 export { parseMat, matStrings, matNumbers, type MatValue } from "./mat";
 export {
-  loadStanfordDogs, readStanfordDogsList, loadVoc2007,
-  STANFORD_DOGS_IMAGES_URL, STANFORD_DOGS_LISTS_URL, VOC2007_TRAINVAL_URL, VOC2007_TEST_URL, VOC_CLASSES,
-  type StanfordDogsOptions, type StanfordDogsDataset, type VocSample, type VocDataset, type Voc2007Options,
-} from "./fullsets";
+  loadStanfordDogs, readStanfordDogsList, STANFORD_DOGS_IMAGES_URL, STANFORD_DOGS_LISTS_URL,
+  type StanfordDogsOptions, type StanfordDogsDataset,
+} from "./stanfordDogs";
+export { loadVoc2007, VOC2007_TRAINVAL_URL, VOC2007_TEST_URL, VOC_CLASSES, type VocSample, type VocDataset, type Voc2007Options } from "./voc2007";
 export * from "./mnistm";

@@ -8,6 +8,7 @@ const shared = path.resolve(__dirname, "../../../../shared/cache");
 const calls: { url: string; dest: string }[] = [];
 // Stand-in for the network: serves the files of the cached MobileNetV2 0.35 by name, like a web server would.
 vi.mock("../../../src/helpers/fetch/download", () => ({
+  registerKnownDownload: (entry: { url: string }) => entry.url,
   ensureDownloaded: async (url: string, dest: string) => {
     calls.push({ url, dest });
     const src = path.join(shared, "models/mobilenet_v2_0.35_224_no_top", path.basename(new URL(url).pathname));
