@@ -6,7 +6,8 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { checkSameClasses, decodeImage, imageFolder, validateImages, ImageDecodeError } from "../../src/helpers/sets";
+import { checkSameClasses, imageFolder } from "../../src/helpers/sets";
+import { decodeImage, validateImages, ImageDecodeError } from "../../src/helpers/pipeline";
 import { tmpDir, writeJpeg, writePng, writeTruncatedJpeg } from "../helpers/fixtures";
 
 let dir: string;

@@ -4,7 +4,7 @@
  *   train: RandomResizedCrop(size) + RandomHorizontalFlip, then normalise
  *   eval:  Resize(size * 256 / 224) on the short side + CenterCrop(size), then normalise
  */
-import { decodeImage } from "../sets/images";
+import { decodeImage } from "./decode";
 import { fileStream, type SeededBatchStream } from "./streams";
 import {
   centerCrop, composeTransforms, flipImage, randomHorizontalFlip, randomResizedCrop, resizeTransform,

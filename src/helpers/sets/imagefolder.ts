@@ -15,7 +15,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { IMG_EXTENSIONS, hasImageExtension, validateImages, type UndecodableImage } from "./images";
+import { IMG_EXTENSIONS, hasImageExtension, validateImages, type UndecodableImage } from "../pipeline/decode";
 
 export interface ImageSample {
   path: string;

@@ -1,8 +1,4 @@
-/** Datasets: image decoding, image folders and one loader per course dataset. */
-export {
-  decodeImage, validateImages, hasImageExtension, mapLimit, IMG_EXTENSIONS, MAX_INPUT_PIXELS, ImageDecodeError,
-  type DecodeOptions, type DecodedRgbImage, type UndecodableImage,
-} from "./images";
+/** Datasets: image folders and one loader per course dataset. */
 export {
   imageFolder, checkSameClasses, findClasses, compareCodePoints, describeSkipped,
   type ImageSample, type SkippedFiles, type ImageFolderDataset, type ImageFolderOptions,

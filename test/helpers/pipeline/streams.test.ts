@@ -7,7 +7,7 @@ import type { BatchStream, LabeledBatch } from "../../../src/helpers/types";
 import {
   Rng, arrayStream, deriveSeed, featureStream, fewShotIndices, fileStream, seededShuffle,
   streamToTensors, takeIndices, trainValSplit, type DecodedPixels,
-} from "../../../src/helpers/pipeline/streams";
+} from "../../../src/helpers/pipeline";
 import { composeTransforms, randomHorizontalFlip, randomResizedCrop, resizeTransform, centerCrop } from "../../../src/helpers/pipeline/transforms";
 
 tf.setBackend("cpu");

@@ -5,7 +5,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { decodeImage, hymenoptera, mapLimit } from "../../../src/helpers/sets";
+import { hymenoptera } from "../../../src/helpers/sets";
+import { decodeImage, mapLimit } from "../../../src/helpers/pipeline";
 import { tmpDir } from "../fixtures";
 
 process.env.TL_CACHE_DIR ??= path.resolve(__dirname, "../../../../shared/cache");
