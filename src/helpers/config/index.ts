@@ -1,11 +1,14 @@
 /**
- * Course-wide settings read from the environment. Every other module asks here, so there is one
- * place that says which variables exist and what they default to.
+ * Course-wide settings read from the environment. Every variable is declared in ./settings (name, default,
+ * validation, doc line) and every module asks here, so there is one place that says which variables exist.
  */
 import * as os from "node:os";
 import * as path from "node:path";
 
-/** Environment variables the course reads. */
+import { ConfigError, switchSetting } from "./settings";
+export * from "./settings";
+
+/** The names of the settings the course's own modules use most (all are declared in SETTINGS). */
 export const ENV = {
   /** Download cache holding `datasets/` and `models/`. CI points it at a pre-filled copy. */
   cacheDir: "TL_CACHE_DIR",
@@ -21,14 +24,6 @@ export const ENV = {
 
 export type Profile = "quick" | "full";
 export const PROFILES: readonly Profile[] = ["quick", "full"];
-
-/** Thrown for settings a user got wrong; the message says what and how to fix it. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
 
 /** The run profile, from `TL_PROFILE` (default `quick`). An unknown name is an error, never a silent default. */
 export function profile(env: NodeJS.ProcessEnv = process.env): Profile {
@@ -56,7 +51,7 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Whether downloads are forbidden (`TL_OFFLINE=1`). */
 export function offline(env: NodeJS.ProcessEnv = process.env): boolean {
-  return ["1", "true", "yes"].includes((env[ENV.offline] ?? "").toLowerCase());
+  return switchSetting(ENV.offline, false, env);
 }
 
 /** Root of the project checkout (two levels above this compiled file's package). */

@@ -5,6 +5,7 @@
  */
 import * as path from "node:path";
 import { createRequire } from "node:module";
+import { switchSetting } from "../config";
 
 /** The part of tslab's `Display` the helpers use (tslab's own `display` / `newDisplay()` satisfy it). */
 export interface DisplayLike {
@@ -63,5 +64,5 @@ export function inNotebook(): boolean {
 
 /** True for the headless notebook run (`TL_HEADLESS=1`): output is read later, so no live updates. */
 export function isHeadless(env: NodeJS.ProcessEnv = process.env): boolean {
-  return ["1", "true", "yes"].includes((env[HEADLESS_ENV] ?? "").trim().toLowerCase());
+  return switchSetting(HEADLESS_ENV, false, env);
 }

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as util from "node:util";
+import { textSetting } from "../config";
 import { notebookDisplay } from "./env";
 
 /** The renderings an object offers; `show` picks one. `text` is always required (the fallback). */
@@ -96,7 +97,7 @@ export function writeImageFile(b: DisplayBundle, outDir?: string): string | null
   const data = b.png ?? b.svg;
   if (data === undefined) return null;
   const ext = b.png ? "png" : "svg";
-  const dir = outDir ?? process.env[DISPLAY_DIR_ENV] ?? path.join(os.tmpdir(), "tl-display");
+  const dir = outDir ?? textSetting(DISPLAY_DIR_ENV) ?? path.join(os.tmpdir(), "tl-display");
   fs.mkdirSync(dir, { recursive: true });
   const hash = crypto.createHash("sha256").update(data).digest("hex").slice(0, 10);
   const base = (b.name ?? "output").replace(/[^A-Za-z0-9_.-]+/g, "-").slice(0, 60) || "output";

@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createRequire } from "node:module";
+import { switchSetting, textSetting } from "../../config";
 
 /** The C N-API surface of native/torch_kernels.cc (all synchronous, float32 only). */
 export interface TorchAddon {
@@ -66,7 +67,8 @@ export const ADDON_FILE = path.join("native", "build", "torch_kernels.node");
 /** Candidate addon paths: $TL_NATIVE_ADDON, then native/build/ in this file's ancestors and the cwd's. */
 export function addonCandidates(): string[] {
   const out: string[] = [];
-  if (process.env.TL_NATIVE_ADDON) out.push(path.resolve(process.env.TL_NATIVE_ADDON));
+  const explicit = textSetting("TL_NATIVE_ADDON");
+  if (explicit) out.push(path.resolve(explicit));
   const starts = [typeof __dirname === "string" ? __dirname : undefined, process.cwd()];
   for (const start of starts) {
     if (!start) continue;
@@ -82,7 +84,7 @@ export function addonCandidates(): string[] {
 }
 
 export function loadAddon(): { addon?: TorchAddon; file?: string; reason?: string } {
-  if (process.env.TL_NATIVE === "0") return { reason: "disabled by TL_NATIVE=0" };
+  if (!switchSetting("TL_NATIVE", true)) return { reason: "disabled by TL_NATIVE=0" };
   const file = addonCandidates().find((p) => fs.existsSync(p));
   if (!file) return { reason: "native addon not built (apt-get install libtorch-dev && native/build.sh)" };
   try {

@@ -4,6 +4,7 @@
 // replaced, and every case a native kernel does not cover, runs the stock cpu code.
 import * as os from "node:os";
 import * as tf from "@tensorflow/tfjs";
+import { integerSetting, switchSetting } from "../../config";
 import { loadAddon, type TorchAddon } from "./addon";
 import { registerCopyKernels } from "./copyKernels";
 import { setFrugalBackprop } from "./frugalBackprop";
@@ -119,7 +120,7 @@ function register(rawAddon: TorchAddon): void {
   const CpuBackend = cpu.constructor as new () => tf.KernelBackend;
   // Dead output buffers go back to the addon's pool (off with TL_TORCH_POOL_MB=0).
   const { addon, owned } = trackAddonOutputs(rawAddon);
-  const Backend = process.env.TL_TORCH_POOL_MB === "0" ? CpuBackend : withBufferRecycling(CpuBackend, addon, owned);
+  const Backend = integerSetting("TL_TORCH_POOL_MB") === 0 ? CpuBackend : withBufferRecycling(CpuBackend, addon, owned);
   // Priority below wasm/cpu defaults: the caller (or TL_BACKEND) opts in with setBackend.
   if (!tf.registerBackend(NATIVE_BACKEND_NAME, () => new Backend(), 0)) {
     throw new Error(`tfjs refused to register backend "${NATIVE_BACKEND_NAME}"`);
@@ -141,7 +142,7 @@ function register(rawAddon: TorchAddon): void {
   overrideGradients();
   registerBatchNormTrainGradient();
   // Activations and gradients freed node by node during backprop (TL_FRUGAL_BACKPROP=0: tfjs' own walk).
-  if (process.env.TL_FRUGAL_BACKPROP !== "0") setFrugalBackprop(NATIVE_BACKEND_NAME);
+  if (switchSetting("TL_FRUGAL_BACKPROP", true)) setFrugalBackprop(NATIVE_BACKEND_NAME);
   patchBatchNormalization(NATIVE_BACKEND_NAME);
   patchReLU6(NATIVE_BACKEND_NAME);
   patchDense(NATIVE_BACKEND_NAME);
@@ -155,8 +156,8 @@ export function tryRegisterNativeBackend(): NativeBackendStatus {
   if (!addon) return (cached = { ok: false, reason });
   try {
     // TL_TORCH_THREADS pins the count; by default it is every core, fewer while other processes load them.
-    const pinned = Number(process.env.TL_TORCH_THREADS);
-    addon.setNumThreads(pinned > 0 ? pinned : os.cpus().length || 1, !(pinned > 0));
+    const pinned = integerSetting("TL_TORCH_THREADS");
+    addon.setNumThreads(pinned ?? (os.cpus().length || 1), pinned === undefined);
     if (!tf.findBackend(NATIVE_BACKEND_NAME)) register(addon);
     return (cached = { ok: true, name: NATIVE_BACKEND_NAME, detail: addon.info() });
   } catch (e) {

@@ -3,6 +3,7 @@
 // non-float inputs, odd broadcasting), so registering them never changes results.
 import * as tf from "@tensorflow/tfjs";
 import type { TorchAddon } from "./addon";
+import { integerSetting } from "../../config";
 
 /** What the cpu backend stores per tensor (MathBackendCPU.data). */
 interface CpuLikeBackend extends tf.KernelBackend {
@@ -215,7 +216,7 @@ const BINARY_EXTRA: Record<string, number> = { [RELU_GRAD_KERNEL]: 30, [SQUARE_G
  * Below this many elements the cpu backend's plain JS loops beat an ATen call (dispatch,
  * TensorIterator set-up, N-API marshalling: ~10-25 µs), e.g. SGD updates and BN statistics.
  */
-export const tuning = { small: Number(process.env.TL_TORCH_SMALL ?? 8192) };
+export const tuning = { small: integerSetting("TL_TORCH_SMALL") ?? 8192 };
 /** Small tensors: deliberately left to the cpu code (not counted as a fallback). */
 class Small extends Unsupported {}
 const SMALL = new Small();
