@@ -7,7 +7,7 @@ const [backend, rowId] = process.argv.slice(2);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const tf = await import("@tensorflow/tfjs");
-if (backend === "torch") console.log(require(path.join(here, "..", "build", "bench", "lib", "index.js")).tryRegisterNativeBackend());
+if (backend === "torch") console.log(require(path.join(here, "..", "build", "bench", "lib", "backend", "native", "index.js")).tryRegisterNativeBackend());
 if (backend === "wasm") await import("@tensorflow/tfjs-backend-wasm");
 await tf.setBackend(backend);
 const { setupRow } = await import("./models.mjs");

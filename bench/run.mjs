@@ -54,8 +54,9 @@ const SKIP = {
 function buildTs() {
   const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
   execFileSync(process.execPath, [tsc, "--outDir", path.join(outDir, "lib"), "--module", "node16", "--moduleResolution", "node16",
-    "--target", "es2022", "--skipLibCheck", "--types", "node", "--esModuleInterop", "--strict",
-    path.join(root, "src", "helpers", "backend", "native", "index.ts")], { stdio: "inherit" });
+    "--target", "es2022", "--skipLibCheck", "--types", "node", "--esModuleInterop", "--strict", "--rootDir", path.join(root, "src", "helpers"),
+    path.join(root, "src", "helpers", "backend", "native", "index.ts"), path.join(root, "src", "helpers", "backend", "wasm", "trainingKernels.ts")],
+  { stdio: "inherit" });
 }
 
 function hasPyTorch() {

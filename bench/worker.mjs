@@ -17,7 +17,7 @@ try {
   const tf = await import("@tensorflow/tfjs");
   let detail = backend;
   if (backend === "torch") {
-    const native = require(path.join(here, "..", "build", "bench", "lib", "index.js"));
+    const native = require(path.join(here, "..", "build", "bench", "lib", "backend", "native", "index.js"));
     const st = native.tryRegisterNativeBackend();
     if (!st.ok) {
       emit({ error: `unavailable: ${st.reason}` });
@@ -27,8 +27,8 @@ try {
   } else if (backend === "wasm") {
     await import("@tensorflow/tfjs-backend-wasm");
     // The composed gradient kernels that let wasm train (src/helpers/backend/wasm/trainingKernels.ts).
-    const native = require(path.join(here, "..", "build", "bench", "lib", "index.js"));
-    const added = typeof native.registerWasmTrainingKernels === "function" ? native.registerWasmTrainingKernels() : [];
+    const wasm = require(path.join(here, "..", "build", "bench", "lib", "backend", "wasm", "trainingKernels.js"));
+    const added = wasm.registerWasmTrainingKernels();
     detail = added.length ? `wasm + composed ${added.join(", ")}` : "wasm";
   }
   await tf.setBackend(backend);

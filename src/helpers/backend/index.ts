@@ -5,12 +5,14 @@
  *   1. `@tensorflow/tfjs-node-gpu` ("tensorflow" backend on CUDA),
  *   2. `@tensorflow/tfjs-node` ("tensorflow" backend on CPU, multithreaded),
  *   3. the native libtorch backend ("torch", via `tryRegisterNativeBackend()`) for every job: with its
- *      output-buffer pool it is the fastest in-process backend for training and inference alike (bench,
- *      2 cores, MobileNetV2 α0.35 @224 inference: torch 392 img/s, wasm 55; dense head: 57k vs 30k samples/s);
- *   4. without it, for inference and for training dense heads only (`trainsConvolutions: false`): `wasm`
- *      (SIMD); for training convolutions: `wasm` if it can back-propagate through them (probed with a tiny
- *      conv gradient rather than assumed, so registering wasm gradient kernels makes it eligible), then the
- *      pure-JS `cpu`.
+ *      output-buffer pool it is the fastest in-process backend for training and inference alike (`npm run bench`
+ *      measures it against the others on the machine at hand);
+ *   4. without it, `wasm` (SIMD), with the composed convolution-gradient kernels of ./wasm registered so it can
+ *      train convolutions too; whether it can is probed with a tiny conv gradient rather than assumed;
+ *   5. the pure-JS `cpu` when wasm does not load or cannot back-propagate through convolutions.
+ *
+ * Probing (loading packages, activating, the gradient probe, the CUDA library check) happens once per backend and
+ * process; later calls reuse the result and only switch the active backend.
  *
  * CUDA requirements of `@tensorflow/tfjs-node-gpu` 4.22 (it bundles libtensorflow 2.9.1):
  * CUDA 11.2 and cuDNN 8.1 (`libcudart.so.11.0`, `libcudnn.so.8` on the loader path, e.g. via
@@ -23,6 +25,7 @@ import * as os from "node:os";
 import { execFileSync } from "node:child_process";
 import { ENV, ConfigError } from "../config";
 import { tryRegisterNativeBackend } from "./native";
+import { registerWasmTrainingKernels } from "./wasm/trainingKernels";
 export { releaseNativeBuffers, releasingNativeBuffers, nativeThreadStatus } from "./native";
 
 export type BackendPurpose = "training" | "inference";
@@ -50,6 +53,8 @@ export interface BackendInfo {
 }
 
 let current: BackendInfo | undefined;
+/** `trainsConvolutions` of the setupBackend call that chose `current`. */
+let currentTrainsConvolutions: boolean | undefined;
 
 /** Backend info of the last `setupBackend`/`useBackendFor` call, if any. */
 export function currentBackendInfo(): BackendInfo | undefined {
@@ -136,7 +141,7 @@ interface Attempt {
   reason?: string;
 }
 
-async function tryTensorflow(gpuPackage: boolean, purpose: BackendPurpose, forced: boolean): Promise<Attempt> {
+async function probeTensorflow(gpuPackage: boolean, purpose: BackendPurpose, forced: boolean): Promise<Attempt> {
   const pkg = gpuPackage ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
   const r = tryRequire(pkg);
   if (!r.ok) return { reason: `${pkg} is not installed or failed to load (${r.reason})` };
@@ -183,7 +188,7 @@ async function tryTensorflow(gpuPackage: boolean, purpose: BackendPurpose, force
   };
 }
 
-async function tryTorch(purpose: BackendPurpose, forced: boolean): Promise<Attempt> {
+async function probeTorch(purpose: BackendPurpose, forced: boolean): Promise<Attempt> {
   let st;
   try {
     st = tryRegisterNativeBackend();
@@ -207,9 +212,11 @@ async function tryTorch(purpose: BackendPurpose, forced: boolean): Promise<Attem
   };
 }
 
-async function tryWasm(purpose: BackendPurpose, forced: boolean): Promise<Attempt> {
+async function probeWasm(purpose: BackendPurpose, forced: boolean): Promise<Attempt> {
   const r = tryRequire("@tensorflow/tfjs-backend-wasm");
   if (!r.ok) return { reason: `@tensorflow/tfjs-backend-wasm failed to load (${r.reason})` };
+  // tfjs-backend-wasm 4.22 lacks some convolution gradients; these compose them from its own kernels.
+  registerWasmTrainingKernels();
   if (!(await activate("wasm"))) return { reason: "the wasm backend failed to initialise" };
   let threads = 1;
   try {
@@ -234,12 +241,32 @@ async function tryWasm(purpose: BackendPurpose, forced: boolean): Promise<Attemp
   };
 }
 
-async function tryCpu(purpose: BackendPurpose, forced: boolean): Promise<Attempt> {
+async function probeCpu(purpose: BackendPurpose, forced: boolean): Promise<Attempt> {
   if (!(await activate("cpu"))) return { reason: "the cpu backend failed to initialise" };
   return {
     info: { name: "cpu", source: "@tensorflow/tfjs-backend-cpu (pure JS)", purpose, forced, threads: 1, canTrainConvolutions: true, notes: [] },
   };
 }
+
+/** Probe results per backend, so switching purposes later costs an activation, not another probe. */
+const probed = new Map<string, Attempt>();
+
+async function memoised(key: string, purpose: BackendPurpose, forced: boolean, probe: () => Promise<Attempt>): Promise<Attempt> {
+  let a = probed.get(key);
+  if (!a) {
+    a = await probe();
+    probed.set(key, a);
+  } else if (a.info && !(await activate(a.info.name))) {
+    return { reason: `the '${a.info.name}' backend loaded earlier but cannot be activated now` };
+  }
+  return a.info ? { info: { ...a.info, purpose, forced, notes: [...a.info.notes] } } : a;
+}
+
+const tryTensorflow = (gpuPackage: boolean, purpose: BackendPurpose, forced: boolean) =>
+  memoised(gpuPackage ? "tensorflow-gpu" : "tensorflow", purpose, forced, () => probeTensorflow(gpuPackage, purpose, forced));
+const tryTorch = (purpose: BackendPurpose, forced: boolean) => memoised("torch", purpose, forced, () => probeTorch(purpose, forced));
+const tryWasm = (purpose: BackendPurpose, forced: boolean) => memoised("wasm", purpose, forced, () => probeWasm(purpose, forced));
+const tryCpu = (purpose: BackendPurpose, forced: boolean) => memoised("cpu", purpose, forced, () => probeCpu(purpose, forced));
 
 export interface SetupBackendOptions {
   /** "inference" (frozen forward passes, feature extraction) or "training" (back-propagation). Default "training". */
@@ -252,8 +279,7 @@ export interface SetupBackendOptions {
   verbose?: boolean;
   /**
    * For "training": whether gradients flow through convolutions (default true). Set false when training only a
-   * dense head on cached features: wasm then ranks first (measured 179 steps/s vs cpu 110 and torch 30 for a
-   * 1280->2 head, batch 32).
+   * dense head on cached features: then wasm need not back-propagate through convolutions to be chosen over cpu.
    */
   trainsConvolutions?: boolean;
 }
@@ -331,6 +357,7 @@ export async function setupBackend(opts: SetupBackendOptions = {}): Promise<Back
     }
   }
   current = info;
+  currentTrainsConvolutions = opts.trainsConvolutions;
   if (opts.verbose) console.log(backendBanner(info));
   return info;
 }
@@ -356,6 +383,22 @@ export function backendBanner(info: BackendInfo | undefined = current): string {
  */
 export async function useBackendFor(purpose: BackendPurpose, opts: Omit<SetupBackendOptions, "purpose"> = {}): Promise<BackendInfo> {
   return setupBackend({ ...opts, purpose });
+}
+
+/**
+ * Make the active backend the one the automatic choice picks for `purpose`, when the helpers chose the current one
+ * (startNotebook / setupBackend without TL_BACKEND). A backend forced by TL_BACKEND, or one activated by hand with
+ * `tf.setBackend`, is left alone, as is everything before any setupBackend call. `trainModel` and `extractFeatures`
+ * call this with their own purpose, so notebooks don't switch backends themselves. Probes are memoised: a switch
+ * costs an activation.
+ */
+export async function backendFor(purpose: BackendPurpose, opts: { trainsConvolutions?: boolean } = {}): Promise<void> {
+  const cur = current;
+  if (!cur || cur.forced || tf.getBackend() !== cur.name) return;
+  const wantsConvolutions = purpose === "training" ? opts.trainsConvolutions !== false : undefined;
+  const hasConvolutions = cur.purpose === "training" ? currentTrainsConvolutions !== false : undefined;
+  if (cur.purpose === purpose && wantsConvolutions === hasConvolutions) return;
+  await setupBackend({ purpose, trainsConvolutions: opts.trainsConvolutions });
 }
 
 /** Copy every weight of `model` onto the active backend (after `useBackendFor`). Returns the number of tensors copied. */

@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BatchStream } from "../types";
 import { Rng } from "../pipeline/rng";
-import { releasingNativeBuffers } from "../backend";
+import { backendFor, releasingNativeBuffers } from "../backend";
 import { LrSchedule } from "./schedules";
 import { withSeededMathRandom } from "./rng";
 import type { EpochLogs, TrainingHistory } from "./history";
@@ -144,8 +144,21 @@ export function explainOutOfMemory(e: unknown, batchSize: number): unknown {
  * With `checkpointDir`, every epoch is checkpointed and a rerun resumes after the last completed epoch.
  */
 export async function trainModel(target: TrainTarget, train: BatchStream, opts: TrainOptions): Promise<TrainingHistory> {
+  await backendFor("training", { trainsConvolutions: trainsConvolutions(target) });
   // The native backend's step-sized buffer pool is not needed between runs.
   return releasingNativeBuffers(() => trainModelOnce(target, train, opts));
+}
+
+/** Whether training `target` back-propagates into convolution weights (a function model is assumed to). */
+function trainsConvolutions(target: TrainTarget): boolean {
+  if (!isLayersModel(target)) return true;
+  const trainsConv = (layers: tf.layers.Layer[]): boolean =>
+    layers.some((l) => {
+      const inner = (l as unknown as { layers?: tf.layers.Layer[] }).layers;
+      if (inner) return l.trainable && trainsConv(inner); // a nested model, e.g. a backbone under a head
+      return l.trainable && l.trainableWeights.length > 0 && /conv/i.test(l.getClassName());
+    });
+  return trainsConv(target.layers);
 }
 
 async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: TrainOptions): Promise<TrainingHistory> {

@@ -10,7 +10,7 @@ import type { PreprocessingSpec } from "../models/zoo";
 import { arrayStream } from "../pipeline/streams";
 import { upsampleBatch } from "../pipeline/batchResize";
 import { extractFeatures, type FeatureSet } from "./features";
-import { releasingNativeBuffers } from "../backend";
+import { backendFor, releasingNativeBuffers } from "../backend";
 
 export interface ArrayFeaturesOptions {
   /** Frozen backbone; its input size (e.g. after `withInputSize`) is the size images are upsampled to. */
@@ -50,6 +50,7 @@ export function hashImageArray(images: Uint8Array, imageShape: readonly number[]
 
 /** Extract (or read from the cache) pooled features of `images` at the backbone's input size. */
 export async function extractArrayFeatures(opts: ArrayFeaturesOptions): Promise<FeatureSet> {
+  await backendFor("inference");
   // The native backend's step-sized buffer pool is not needed between runs.
   return releasingNativeBuffers(() => extractArrayFeaturesOnce(opts));
 }

@@ -13,7 +13,7 @@ import { applyPreprocessing, PreprocessingSpec } from "../models/zoo";
 import { cutAtLayer } from "./ops";
 import { featureStream } from "../pipeline/streams";
 import { weightsFingerprint } from "../models/fingerprint";
-import { releasingNativeBuffers } from "../backend";
+import { backendFor, releasingNativeBuffers } from "../backend";
 
 /** Features of a whole dataset, in the order the stream's `iterate(0)` yields samples. */
 export interface FeatureSet {
@@ -114,6 +114,7 @@ function readCache(dir: string): Omit<FeatureSet, "fromCache" | "seconds" | "key
  * (training=false) batch by batch; no tensors are kept.
  */
 export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<FeatureSet> {
+  await backendFor("inference");
   // The native backend's step-sized buffer pool is not needed between runs.
   return releasingNativeBuffers(() => extractFeaturesOnce(opts));
 }

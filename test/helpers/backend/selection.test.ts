@@ -1,7 +1,7 @@
 import { describe, it, expect, afterAll } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { tryRegisterNativeBackend } from "../../../src/helpers/backend/native";
-import { missingCudaLibraries, setupBackend, backendBanner, useBackendFor, moveModelToActiveBackend, probeConvGradient, BACKEND_NAMES } from "../../../src/helpers/backend";
+import { missingCudaLibraries, setupBackend, backendBanner, backendFor, useBackendFor, moveModelToActiveBackend, probeConvGradient, BACKEND_NAMES } from "../../../src/helpers/backend";
 
 // tfjs-node is not installed here and the native "torch" addon may or may not be built, so the assertions
 // branch on what actually loaded rather than assuming.
@@ -41,8 +41,8 @@ describe("setupBackend", () => {
     expect(info.canTrainConvolutions).toBe(true);
     // and the claim is true: a conv gradient runs on the chosen backend
     expect(probeConvGradient()).toBe(true);
-    if (!nodeBackendInstalled) expect(["torch", "cpu"]).toContain(info.name);
-    if (info.name === "cpu") expect(info.notes.join(" ")).toMatch(/wasm cannot back-propagate/);
+    // wasm trains convolutions through the composed kernels setupBackend registers, so cpu is never needed here
+    if (!nodeBackendInstalled) expect(["torch", "wasm"]).toContain(info.name);
   });
 
   it("trains a dense head on torch when it loads, else wasm (no convolution gradients needed)", async () => {
@@ -115,5 +115,23 @@ describe("switching backends mid-notebook", () => {
     expect(tf.getBackend()).toBe(info.name);
     expect(after[0][0]).toBeCloseTo(before[0][0], 5);
     expect(after[0][1]).toBeCloseTo(before[0][1], 5);
+  });
+});
+
+describe("backendFor (what trainModel and extractFeatures call)", () => {
+  it("switches an automatically chosen backend to the purpose's choice, and leaves forced or hand-set ones alone", async () => {
+    const training = await setupBackend({ purpose: "training", env: {} });
+    const inference = await setupBackend({ purpose: "inference", env: {} });
+    await backendFor("training");
+    expect(tf.getBackend()).toBe(training.name);
+    await backendFor("inference");
+    expect(tf.getBackend()).toBe(inference.name);
+    await setupBackend({ purpose: "inference", env: { TL_BACKEND: "cpu" } });
+    await backendFor("training");
+    expect(tf.getBackend()).toBe("cpu");
+    await setupBackend({ purpose: "inference", env: {} });
+    await tf.setBackend("cpu");
+    await backendFor("training");
+    expect(tf.getBackend()).toBe("cpu");
   });
 });

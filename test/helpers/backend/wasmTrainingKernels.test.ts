@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { describe, expect, it } from "vitest";
-import { registerWasmTrainingKernels } from "../../../src/helpers/backend/native";
+import { registerWasmTrainingKernels } from "../../../src/helpers/backend/wasm/trainingKernels";
 
 let seed = 7;
 const rand = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;

@@ -171,7 +171,6 @@ export function tryRegisterNativeBackend(): NativeBackendStatus {
   }
 }
 
-export { registerWasmTrainingKernels } from "../wasm/trainingKernels";
 export { setFrugalBackprop } from "./frugalBackprop";
 export { recyclingStats } from "./recycling";
 
