@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the optional libtorch (ATen) kernels addon into native/build/torch_kernels.node.
+# Builds the optional libtorch (ATen) kernels addon (torch_kernels.cc and its parts in src/) into native/build/torch_kernels.node.
 # Never fails the set-up: without libtorch-dev (or a compiler / Node headers) it
 # prints one "skipped: ..." line and exits 0; tfjs then falls back to wasm/cpu.
 set -u
@@ -26,9 +26,15 @@ done
 [ -n "$nodeinc" ] || skip "Node.js headers (node_api.h) not found; set NODE_INCLUDE_DIR"
 
 mkdir -p "$out"
+# One translation unit: torch_kernels.cc includes the per-concern parts in src/ (see its comment).
 src="$here/torch_kernels.cc"
 target="$out/torch_kernels.node"
-if [ -f "$target" ] && [ "$target" -nt "$src" ] && [ "$target" -nt "$0" ] && [ "${FORCE:-0}" != 1 ]; then
+up_to_date() {
+  [ -f "$target" ] && [ "$target" -nt "$0" ] || return 1
+  local f
+  for f in "$src" "$here"/src/*.inc; do [ "$target" -nt "$f" ] || return 1; done
+}
+if up_to_date && [ "${FORCE:-0}" != 1 ]; then
   echo "native: up to date ($target)"; exit 0
 fi
 echo "native: building $target against $libdir/libtorch_cpu.so (this takes about a minute)"

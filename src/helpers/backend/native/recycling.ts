@@ -1,8 +1,8 @@
 // Output-buffer recycling for the "torch" backend.
 //
 // Every native kernel returns a fresh JS ArrayBuffer. Without recycling each one stays allocated
-// until V8's next GC: a MobileNetV2 training step touched ~100 MB of new memory per step (page
-// faults, cold caches, frequent GCs). The cpu backend knows exactly when a tensor's values die
+// until V8's next GC: a MobileNetV2 training step touched its whole activation memory afresh every step
+// (page faults, cold caches, frequent GCs). The cpu backend knows exactly when a tensor's values die
 // (disposeData drops its last reference), so at that point the buffer goes back to the addon's
 // pool and the next output of the same size reuses it.
 //
