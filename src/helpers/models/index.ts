@@ -5,3 +5,4 @@ export * from "./builders";
 export * from "./saved";
 export * from "./inputSize";
 export * from "./fingerprint";
+export * from "./zooChecksums";
