@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { hashFile } from "../data/download";
+import * as crypto from "node:crypto";
 import { ModelFormatError } from "./io";
 
 export interface RecordedFile {
@@ -97,7 +97,7 @@ export async function verifyRecordedZooFile(name: string, file: string, recorded
   if (st.size !== recorded.size) {
     throw new ModelFormatError(`${file} (${name}) is ${st.size} bytes, but the official file is ${recorded.size} bytes: it is truncated or not the official file. ${fix}`);
   }
-  const sha = await hashFile(file, "sha256");
+  const sha = crypto.createHash("sha256").update(await fs.promises.readFile(file)).digest("hex");
   if (sha !== recorded.sha256) {
     throw new ModelFormatError(`${file} (${name}) has SHA-256 ${sha}, but the official file's is ${recorded.sha256}: it is damaged or not the official file. ${fix}`);
   }
