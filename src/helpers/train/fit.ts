@@ -17,6 +17,8 @@ import { withSeededMathRandom } from "./rng";
 import { readTensors, writeTensors } from "./tensorFiles";
 import { fileIOHandler } from "../models/io";
 import { releasingNativeBuffers } from "../backend";
+import { CheckpointError, checkCheckpointDirWritable, fsyncDir, writeFileDurable } from "./durable";
+import { removeStaleTemps } from "../data/staleTemp";
 
 /** A model given as a function: `forward(x, training)` returns predictions; `variables` are trained. */
 export interface FunctionModel {
@@ -183,13 +185,18 @@ async function getOptWeights(opt: tf.Optimizer | GroupedOptimizer): Promise<Opti
   return (await opt.getWeights()) as OptimizerWeight[];
 }
 
-/** Replace `dir` with `tmp` atomically enough: a crash leaves either the old or the new folder (we read `.old` as fallback). */
-function swapDir(tmp: string, dir: string): void {
+/**
+ * Replace `dir` with `tmp` atomically enough: a crash leaves either the old or the new folder (we read `.old` as fallback).
+ * With `keepOld` the previous folder stays as `<dir>.old`, the intact fallback should `dir` later prove damaged.
+ */
+function swapDir(tmp: string, dir: string, keepOld = false): void {
   const old = `${dir}.old`;
+  fsyncDir(tmp);
   fs.rmSync(old, { recursive: true, force: true });
   if (fs.existsSync(dir)) fs.renameSync(dir, old);
   fs.renameSync(tmp, dir);
-  fs.rmSync(old, { recursive: true, force: true });
+  fsyncDir(path.dirname(dir));
+  if (!keepOld) fs.rmSync(old, { recursive: true, force: true });
 }
 
 interface CkptState {
@@ -211,8 +218,8 @@ async function saveCheckpoint(dir: string, target: TrainTarget, opt: tf.Optimize
   await writeTensors(tmp, "optimizer", ow);
   // getWeights() makes a fresh scalar for the iteration count; dispose it so checkpoints do not leak tensors.
   for (const w of ow) if (w.name === "iter" || w.name.endsWith("::iter")) w.tensor.dispose();
-  fs.writeFileSync(path.join(tmp, "state.json"), JSON.stringify(state));
-  swapDir(tmp, dir);
+  writeFileDurable(path.join(tmp, "state.json"), JSON.stringify(state));
+  swapDir(tmp, dir, true);
 }
 
 function restoreWeights(dir: string, target: TrainTarget): void {
@@ -280,7 +287,13 @@ const CHECKPOINT_VERSION = 2;
 function readState(dir: string): CkptState | undefined {
   const f = path.join(dir, "state.json");
   if (!fs.existsSync(f)) return undefined;
-  const st = JSON.parse(fs.readFileSync(f, "utf8")) as CkptState;
+  let st: CkptState;
+  try {
+    st = JSON.parse(fs.readFileSync(f, "utf8")) as CkptState;
+    if (!st || typeof st !== "object" || !Number.isInteger(st.epoch) || !st.history || !Array.isArray(st.history.epochs)) throw new Error("fields missing");
+  } catch (e) {
+    throw new CheckpointError(f, `Checkpoint file ${f} is damaged (${(e as Error).message}): a run killed while writing it, or a full disk. Delete ${dir} (or pass resume: false) to start over.`);
+  }
   if (st.version !== CHECKPOINT_VERSION) {
     throw new Error(
       `The checkpoint in ${dir} has format version ${String(st.version)}, but these helpers read version ${CHECKPOINT_VERSION}. ` +
@@ -293,9 +306,38 @@ function readState(dir: string): CkptState | undefined {
 /** Whether a checkpoint folder holds a resumable run; returns the last completed epoch (0-based) or undefined. */
 export function checkpointEpoch(checkpointDir: string): number | undefined {
   for (const d of ["latest", "latest.old"]) {
-    const s = readState(path.join(checkpointDir, d));
+    let s: CkptState | undefined;
+    try {
+      s = readState(path.join(checkpointDir, d));
+    } catch (e) {
+      if (e instanceof CheckpointError) continue; // trainModel falls back the same way
+      throw e;
+    }
     if (s) return s.epoch;
   }
+  return undefined;
+}
+
+/**
+ * Restore the newest intact checkpoint: `latest`, else the previous one kept in `latest.old` (with a warning naming
+ * the damaged file). Undefined when there is none; a CheckpointError naming the file when every one is damaged.
+ */
+async function restoreNewestIntact(ckLatest: string, target: TrainTarget, opt: tf.Optimizer | GroupedOptimizer): Promise<{ dir: string; st: CkptState } | undefined> {
+  let damage: CheckpointError | undefined;
+  for (const dir of [ckLatest, `${ckLatest}.old`]) {
+    try {
+      const st = readState(dir);
+      if (!st) continue;
+      restoreWeights(dir, target);
+      await restoreOptimizer(dir, opt);
+      if (damage) console.warn(`${damage.message.split(";")[0]}; resuming from the previous checkpoint ${dir} (epoch ${st.epoch + 1}) instead.`);
+      return { dir, st };
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      damage ??= e;
+    }
+  }
+  if (damage) throw damage;
   return undefined;
 }
 
@@ -328,6 +370,10 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
   const vars = trainableVars(target);
   if (vars.length === 0) throw new Error("trainModel: the model has no trainable variables (all layers frozen?). Unfreeze some layers first.");
   const decayVars = opts.weightDecay ? vars.filter((v) => v.rank >= 2) : [];
+  // State a training-mode forward pass changes besides the trained variables (BatchNorm moving statistics): small,
+  // copied before each step so a non-finite loss leaves the model as it was before that batch.
+  const trainableSet = new Set(vars);
+  const sideState = stateTensors(target).map((s) => s.variable).filter((v) => !trainableSet.has(v) && /moving_(mean|variance)/.test(v.name));
   const outShape = isLayersModel(target) ? target.outputs[0].shape : undefined;
   let numClasses = outShape ? (outShape[outShape.length - 1] as number) : 0;
 
@@ -339,12 +385,23 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
   const ckLatest = opts.checkpointDir ? path.join(opts.checkpointDir, "latest") : undefined;
   const ckBest = opts.checkpointDir ? path.join(opts.checkpointDir, "best") : undefined;
 
+  if (train.numBatches === 0) {
+    throw new Error(
+      `trainModel: the training data has ${train.numSamples} sample(s) and yields no batches` +
+        `${train.numSamples > 0 ? ` (batch size ${train.batchSize} with dropLast)` : ""}, so there is nothing to train on. ` +
+        `Check the dataset path/filter, or use a smaller batchSize or dropLast: false.`,
+    );
+  }
+  if (opts.checkpointDir) {
+    // Before the first epoch, not after it: a file or read-only folder would otherwise waste a whole epoch.
+    checkCheckpointDirWritable(opts.checkpointDir);
+    removeStaleTemps(opts.checkpointDir, "latest.tmp-");
+    removeStaleTemps(opts.checkpointDir, "best.tmp-");
+  }
   if (ckLatest && opts.resume !== false) {
-    const dir = readState(ckLatest) ? ckLatest : readState(`${ckLatest}.old`) ? `${ckLatest}.old` : undefined;
-    if (dir) {
-      const st = readState(dir)!;
-      restoreWeights(dir, target);
-      await restoreOptimizer(dir, opt);
+    const restored = await restoreNewestIntact(ckLatest, target, opt);
+    if (restored) {
+      const st = restored.st;
       history = { ...st.history, startEpoch: st.epoch + 1 };
       rng = Rng.fromState(st.rngState);
       wait = st.wait;
@@ -386,6 +443,7 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
         setFactor(factor);
         checkBatchLabels(b.y, numClasses, multiLabel, `epoch ${epoch + 1}, batch ${batch + 1}`);
         let stepOut: tf.Tensor[];
+        const sideSnap = sideState.map((v) => tf.keep(v.clone()));
         try {
           stepOut = withSeededMathRandom(rng, () =>
           tf.tidy(() => {
@@ -397,12 +455,15 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
               corr = tf.keep(correctCount(b.y, preds, multiLabel, fromLogits));
               return lossFn(toTargets(b.y, numClasses, smoothing), preds);
             }, vars);
+            // A non-finite loss must not reach the weights (nor the optimizer's moments): stop before applying.
+            if (!Number.isFinite(value.dataSync()[0]!)) return [value, corr!];
             opt.applyGradients(grads);
             for (const v of decayVars) v.assign(tf.mul(v, 1 - lrOf(v.name) * opts.weightDecay!));
             return [value, corr!];
           }),
           );
         } catch (e) {
+          sideSnap.forEach((t) => t.dispose());
           throw explainOutOfMemory(e, bs);
         }
         const [lossT, corrT] = stepOut;
@@ -412,12 +473,21 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
         corrT.dispose();
         b.x.dispose();
         b.y.dispose();
-        if (!Number.isFinite(lossV)) throw new Error(`Loss became ${lossV} at epoch ${epoch + 1}, batch ${batch + 1}: lower the learning rate or check the labels/preprocessing.`);
+        if (!Number.isFinite(lossV)) {
+          sideState.forEach((v, i) => v.assign(sideSnap[i]!));
+          sideSnap.forEach((t) => t.dispose());
+          throw new Error(
+            `Loss became ${lossV} at epoch ${epoch + 1}, batch ${batch + 1}: lower the learning rate or check the labels/preprocessing ` +
+              `(NaN or infinite inputs?). The model keeps its last good weights, from before this batch.`,
+          );
+        }
+        sideSnap.forEach((t) => t.dispose());
         lossSum += lossV * bs;
         seen += bs;
         await opts.callbacks?.onBatchEnd?.({ epoch, batch, numBatches: train.numBatches, loss: lossV, lr: baseLr * factor });
         batch++;
       }
+      if (batch === 0) throw new Error(`trainModel: epoch ${epoch + 1} yielded no batches although the data reports ${train.numBatches}; the data stream is empty. Check the dataset.`);
       const logs: EpochLogs = { epoch, loss: lossSum / Math.max(1, seen), acc: correct / Math.max(1, seen), lr: baseLr * (Number.isNaN(lastFactor) ? 1 : lastFactor), seconds: 0 };
       if (opts.validation) {
         const v = await evaluateLoss(target, opts.validation, { loss: lossKind, fromLogits, numClasses });
@@ -445,7 +515,7 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
           fs.mkdirSync(tmp, { recursive: true });
           await writeTensors(tmp, "weights", stateTensors(target).map((s) => ({ name: s.name, tensor: s.variable })));
           if (isLayersModel(target)) await target.save(fileIOHandler(tmp));
-          fs.writeFileSync(path.join(tmp, "best.json"), JSON.stringify({ epoch, monitor, value }));
+          writeFileDurable(path.join(tmp, "best.json"), JSON.stringify({ epoch, monitor, value }));
           swapDir(tmp, ckBest);
         }
       }
