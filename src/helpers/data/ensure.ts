@@ -20,7 +20,7 @@ export interface ArchiveSource {
   format?: ArchiveFormat;
 }
 
-export interface EnsureDatasetOptions extends Pick<DownloadOptions, "onProgress" | "offline" | "allowInsecure" | "explicitUrl" | "retries" | "retryDelayMs"> {
+export interface EnsureDatasetOptions extends Pick<DownloadOptions, "onProgress" | "offline" | "allowInsecure" | "explicitUrl" | "retries" | "retryDelayMs" | "deadlineMs" | "signal"> {
   /** Keep the downloaded archive after extraction (default false: it is deleted to save space). */
   keepArchive?: boolean;
 }
