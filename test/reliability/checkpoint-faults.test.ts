@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import { createRequire, syncBuiltinESMExports } from "node:module";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { featureStream } from "../../src/helpers/data";
@@ -145,5 +146,39 @@ describe("stale temporary checkpoint folders", () => {
     fs.writeFileSync(path.join(ck, `latest.tmp-${dead}`, "weights.bin"), "half");
     await trainModel(model(), data(), { ...base, epochs: 1, checkpointDir: ck });
     expect(fs.readdirSync(ck).sort()).toEqual(["best", "latest"]);
+  });
+});
+
+describe("durable checkpoint writes", () => {
+  it("every checkpoint file is fsynced before the rename that publishes it", async () => {
+    // Patch the CommonJS fs object and push it to the ESM namespace the helpers import (node:module's documented hook).
+    const cjs = createRequire(import.meta.url)("node:fs") as typeof fs;
+    const orig = { openSync: cjs.openSync, fsyncSync: cjs.fsyncSync, renameSync: cjs.renameSync };
+    const fdPath = new Map<number, string>();
+    const log: string[] = [];
+    cjs.openSync = ((p: fs.PathLike, ...rest: unknown[]) => {
+      const fd = (orig.openSync as (...a: unknown[]) => number)(p, ...rest);
+      fdPath.set(fd, String(p));
+      return fd;
+    }) as typeof fs.openSync;
+    cjs.fsyncSync = ((fd: number) => { log.push(`fsync ${fdPath.get(fd)}`); orig.fsyncSync(fd); }) as typeof fs.fsyncSync;
+    cjs.renameSync = ((a: fs.PathLike, b: fs.PathLike) => { log.push(`rename ${a} -> ${b}`); orig.renameSync(a, b); }) as typeof fs.renameSync;
+    syncBuiltinESMExports();
+    const ck = path.join(dir, "durable");
+    try {
+      await trainModel(model(), data(), { ...base, epochs: 1, checkpointDir: ck });
+    } finally {
+      Object.assign(cjs, orig);
+      syncBuiltinESMExports();
+    }
+    const latest = path.join(ck, "latest");
+    const publish = log.findIndex((l) => l.startsWith("rename ") && l.endsWith(`-> ${latest}`));
+    expect(publish, log.join("\n")).toBeGreaterThan(0);
+    const tmp = log[publish]!.slice("rename ".length).split(" -> ")[0]!;
+    for (const f of fs.readdirSync(latest)) {
+      const i = log.indexOf(`fsync ${path.join(tmp, f)}`);
+      expect(i, `${f} fsynced before publishing`).toBeGreaterThanOrEqual(0);
+      expect(i).toBeLessThan(publish);
+    }
   });
 });
