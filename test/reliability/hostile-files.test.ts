@@ -29,13 +29,15 @@ describe("image folders with special files", () => {
     // Opening a FIFO for reading blocks until a writer comes: any open() would hang this test.
     execFileSync("mkfifo", [path.join(dir, "pipe")]);
     fs.symlinkSync(path.join(dir, "pipe"), path.join(root, "a", "link-to-fifo.jpg"));
+    // Beyond the list: a link to an endless device (reading it would never end).
+    fs.symlinkSync("/dev/zero", path.join(root, "a", "zero.png"));
     execFileSync("mkfifo", [path.join(root, "b", "fifo.jpg")]);
     const sock = net.createServer().listen(path.join(root, "b", "socket.png"));
     await new Promise((r) => sock.once("listening", r));
     try {
       const ds = await imageFolder(root, { warn: false });
       expect(ds.samples.map((s) => path.relative(root, s.path))).toEqual(["a/ok.jpg", "b/ok.jpg"]);
-      expect([...ds.skipped.specialFiles].sort()).toEqual(["a/link-to-fifo.jpg", "b/fifo.jpg", "b/socket.png"]);
+      expect([...ds.skipped.specialFiles].sort()).toEqual(["a/link-to-fifo.jpg", "a/zero.png", "b/fifo.jpg", "b/socket.png"]);
       expect(ds.skipped.undecodable).toEqual([]);
     } finally {
       sock.close();

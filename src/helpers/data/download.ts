@@ -17,6 +17,7 @@ import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
 import * as lockfile from "proper-lockfile";
 import { ENV, cacheDir, offline } from "../config";
+import { diskProblem } from "./staleTemp";
 
 export interface DownloadOptions {
   /** Expected SHA-256 (hex). A mismatch discards the file and throws, naming expected vs actual. */
@@ -111,7 +112,7 @@ export function knownDownload(url: string): KnownDownload | undefined {
 
 /** Why a download failed; `code` lets callers and tests tell the cases apart without parsing text. */
 export type DownloadErrorCode =
-  | "not-in-cache" | "checksum" | "size" | "http" | "network" | "refused-url" | "lock" | "content-type" | "timeout" | "aborted";
+  | "not-in-cache" | "checksum" | "size" | "http" | "network" | "refused-url" | "lock" | "content-type" | "timeout" | "aborted" | "disk";
 
 export class DownloadError extends Error {
   readonly code: DownloadErrorCode;
@@ -362,6 +363,12 @@ async function attempt(
   try {
     await pipeline(res, counter, fs.createWriteStream(part, { flags: append ? "a" : "w" }), { signal });
   } catch (e) {
+    const disk = diskProblem(e);
+    if (disk) {
+      // Retrying cannot help, and "network trouble" would send the user looking in the wrong place.
+      throw new DownloadError("disk", url.href, `Cannot save ${url.href} to ${part}: ${disk}. The ${received} bytes received are kept there; ` +
+        `free space (or make the folder writable), or set ${ENV.cacheDir} to a folder on a disk with room, and run again to resume.`);
+    }
     throw new RetryableError(`transfer interrupted after ${received} bytes: ${(e as Error).message}`);
   }
   report(true);
