@@ -152,7 +152,7 @@ describe("stale temporary checkpoint folders", () => {
 describe("durable checkpoint writes", () => {
   it("every checkpoint file is fsynced before the rename that publishes it", async () => {
     // Patch the CommonJS fs object and push it to the ESM namespace the helpers import (node:module's documented hook).
-    const cjs = createRequire(import.meta.url)("node:fs") as typeof fs;
+    const cjs = createRequire(__filename)("node:fs") as typeof fs;
     const orig = { openSync: cjs.openSync, fsyncSync: cjs.fsyncSync, renameSync: cjs.renameSync };
     const fdPath = new Map<number, string>();
     const log: string[] = [];
