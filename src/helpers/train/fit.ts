@@ -351,6 +351,20 @@ export async function trainModel(target: TrainTarget, train: BatchStream, opts: 
 }
 
 async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: TrainOptions): Promise<TrainingHistory> {
+  // Refusals that need no tensors come first, before the optimizer (which owns tensors) exists.
+  if (train.numBatches === 0) {
+    throw new Error(
+      `trainModel: the training data has ${train.numSamples} sample(s) and yields no batches` +
+        `${train.numSamples > 0 ? ` (batch size ${train.batchSize} with dropLast)` : ""}, so there is nothing to train on. ` +
+        `Check the dataset path/filter, or use a smaller batchSize or dropLast: false.`,
+    );
+  }
+  if (opts.checkpointDir) {
+    // Before the first epoch, not after it: a file or read-only folder would otherwise waste a whole epoch.
+    checkCheckpointDirWritable(opts.checkpointDir);
+    removeStaleTemps(opts.checkpointDir, "latest.tmp-");
+    removeStaleTemps(opts.checkpointDir, "best.tmp-");
+  }
   const seed = opts.seed ?? 42;
   const opt: tf.Optimizer | GroupedOptimizer =
     opts.optimizer === undefined
@@ -385,19 +399,6 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
   const ckLatest = opts.checkpointDir ? path.join(opts.checkpointDir, "latest") : undefined;
   const ckBest = opts.checkpointDir ? path.join(opts.checkpointDir, "best") : undefined;
 
-  if (train.numBatches === 0) {
-    throw new Error(
-      `trainModel: the training data has ${train.numSamples} sample(s) and yields no batches` +
-        `${train.numSamples > 0 ? ` (batch size ${train.batchSize} with dropLast)` : ""}, so there is nothing to train on. ` +
-        `Check the dataset path/filter, or use a smaller batchSize or dropLast: false.`,
-    );
-  }
-  if (opts.checkpointDir) {
-    // Before the first epoch, not after it: a file or read-only folder would otherwise waste a whole epoch.
-    checkCheckpointDirWritable(opts.checkpointDir);
-    removeStaleTemps(opts.checkpointDir, "latest.tmp-");
-    removeStaleTemps(opts.checkpointDir, "best.tmp-");
-  }
   if (ckLatest && opts.resume !== false) {
     const restored = await restoreNewestIntact(ckLatest, target, opt);
     if (restored) {
