@@ -88,7 +88,7 @@ export function recordedZooFile(name: string, file: string): RecordedFile | unde
 
 /**
  * Check a cached zoo file against its recorded size and sha256; throws a ModelFormatError naming the file and the fix.
- * Size first (free), then the hash (about 30 ms for the 10 MB of MobileNet v1 0.75).
+ * Size first (free), then the hash (a fraction of a second for the 10 MB of MobileNet v1 0.75).
  */
 export async function verifyRecordedZooFile(name: string, file: string, recorded: RecordedFile): Promise<void> {
   const fix = `Delete ${path.dirname(file)} so the official files are downloaded again.`;
