@@ -16,6 +16,8 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import * as yauzl from "yauzl";
+import { ENV } from "../config";
+import { diskProblem, removeStaleTemps, removeTemp } from "./staleTemp";
 
 export class ArchiveError extends Error {
   readonly archive: string;
@@ -38,6 +40,32 @@ export interface ExtractOptions {
    * start with "hymenoptera_data/"); default: the whole archive becomes `dest`.
    */
   subdir?: string;
+  /** Refuse archives whose entries declare more than this many bytes in all (default 32 GiB). */
+  maxBytes?: number;
+  /**
+   * Refuse archives that would grow more than this many times their own size (default 100; photos and
+   * binary datasets compress far less). Checked only above 64 MiB of content, so small text archives pass.
+   */
+  maxRatio?: number;
+}
+
+const DEFAULT_MAX_BYTES = 32 * 1024 ** 3;
+const DEFAULT_MAX_RATIO = 100;
+const RATIO_FLOOR = 64 * 1024 ** 2;
+
+/** Decompression limits, the same for every format (declared sizes; yauzl and node-tar hold entries to them). */
+function checkTotal(file: string, total: number, opts: ExtractOptions): void {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  const maxRatio = opts.maxRatio ?? DEFAULT_MAX_RATIO;
+  const size = Math.max(1, fs.statSync(file).size);
+  if (total > maxBytes) {
+    throw new ArchiveError(file, `Refusing to extract ${file}: its entries hold ${total} bytes, over the limit of ${maxBytes} bytes. ` +
+      `Nothing was extracted. If you trust this archive, pass a larger { maxBytes }.`);
+  }
+  if (total > RATIO_FLOOR && total / size > maxRatio) {
+    throw new ArchiveError(file, `Refusing to extract ${file}: its ${size} bytes would expand to ${total} bytes (${Math.round(total / size)}x, limit ${maxRatio}x), ` +
+      `the shape of a decompression bomb. Nothing was extracted; delete it and download it again from its official source, or pass a larger { maxRatio } if you trust it.`);
+  }
 }
 
 type EntryKind = "file" | "directory" | "symlink" | "hardlink" | "device" | "other";
@@ -112,28 +140,36 @@ function tarKind(type: string): EntryKind {
 }
 
 /** Check every tar entry; throws on the first unsafe one. */
-async function checkTar(file: string): Promise<void> {
+async function checkTar(file: string, opts: ExtractOptions = {}): Promise<void> {
   const links = new Set<string>();
   let bad: ArchiveError | undefined;
+  let total = 0;
   try {
     await tar.t({
       file,
       strict: true,
       onReadEntry: (entry) => {
         if (bad) return;
+        total += entry.size ?? 0;
         const reason = unsafeReason(entry.path, tarKind(entry.type), entry.linkpath, links, ` (${entry.type})`);
         if (reason) bad = refuse(file, entry.path, reason);
       },
     });
   } catch (e) {
     if (bad) throw bad;
+    if (/decompression ratio/.test((e as Error).message)) {
+      // node-tar's own guard (gzip over 1000x) stops the listing first; say it the way checkTotal does.
+      throw new ArchiveError(file, `Refusing to extract ${file}: it expands over 1000x its own size (${(e as Error).message}), ` +
+        `the shape of a decompression bomb. Nothing was extracted; delete it and download it again from its official source.`);
+    }
     throw new ArchiveError(file, `Cannot read ${file} as a tar archive: ${(e as Error).message}. Delete it and download it again.`);
   }
   if (bad) throw bad;
+  checkTotal(file, total, opts);
 }
 
-async function extractTar(file: string, into: string): Promise<void> {
-  await checkTar(file);
+async function extractTar(file: string, into: string, opts: ExtractOptions = {}): Promise<void> {
+  await checkTar(file, opts);
   const links = new Set<string>();
   let bad: ArchiveError | undefined;
   await tar.x({
@@ -149,6 +185,8 @@ async function extractTar(file: string, into: string): Promise<void> {
       // Throwing inside node-tar's filter would escape its promise; skip the entry and fail afterwards
       // (the temporary folder is then deleted).
       if (reason && !bad) bad = refuse(file, p, reason);
+      // Plain permissions: no setuid/setgid/sticky bits from the archive, even when extracting as root.
+      if (typeof e.mode === "number") e.mode &= 0o777;
       return !reason && !bad;
     },
   });
@@ -188,12 +226,13 @@ async function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, limit: numbe
   return Buffer.concat(chunks);
 }
 
-async function extractZip(file: string, into: string): Promise<void> {
+async function extractZip(file: string, into: string, opts: ExtractOptions = {}): Promise<void> {
   // Pass 1: check every entry's name and type (symlink targets need the entry body, read in pass 2
   // before anything dangerous is created; we still refuse before writing any further file).
   const links = new Set<string>();
   const wrap = (e: unknown): ArchiveError => {
     if (e instanceof ArchiveError) return e;
+    if (diskProblem(e)) return e as ArchiveError; // passed on to extractArchive, which names the real cause
     const msg = (e as Error).message ?? String(e);
     // yauzl validates names itself ("absolute path: /x", "invalid relative path: ../x").
     const m = /^(absolute path|invalid relative path|invalid characters in fileName): (.*)$/.exec(msg);
@@ -202,6 +241,7 @@ async function extractZip(file: string, into: string): Promise<void> {
   };
 
   const entries: yauzl.Entry[] = [];
+  let total = 0;
   {
     const zip = await openZip(file).catch((e) => { throw wrap(e); });
     await new Promise<void>((resolve, reject) => {
@@ -217,11 +257,14 @@ async function extractZip(file: string, into: string): Promise<void> {
           return;
         }
         entries.push(entry);
+        total += entry.uncompressedSize;
         zip.readEntry();
       });
       zip.readEntry();
     });
   }
+
+  checkTotal(file, total, opts);
 
   // Pass 2: symlink targets, then extraction in archive order.
   const zip = await openZip(file).catch((e) => { throw wrap(e); });
@@ -297,10 +340,20 @@ export async function extractArchive(archive: string, dest: string, opts: Extrac
     throw new ArchiveError(archive, `Cannot extract ${archive} to ${dest}: that folder already exists. Delete it first to extract again.`);
   }
   await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-  const tmp = await fs.promises.mkdtemp(path.join(path.dirname(dest), `.${path.basename(dest)}.extract-`));
+  // Temps of killed runs (their pid is in the name) would otherwise pile up next to the dataset.
+  const prefix = `.${path.basename(dest)}.extract-`;
+  removeStaleTemps(path.dirname(dest), prefix);
+  const tmp = await fs.promises.mkdtemp(path.join(path.dirname(dest), `${prefix}${process.pid}-`));
   try {
-    if (format === "zip") await extractZip(archive, tmp);
-    else await extractTar(archive, tmp);
+    try {
+      if (format === "zip") await extractZip(archive, tmp, opts);
+      else await extractTar(archive, tmp, opts);
+    } catch (e) {
+      const disk = diskProblem(e);
+      if (!disk) throw e;
+      throw new ArchiveError(archive, `Cannot extract ${archive} into ${path.dirname(dest)}: ${disk}. The partial extraction was removed and the archive is kept; ` +
+        `free space there (or make it writable), or set ${ENV.cacheDir} to a folder on a disk with room, and run again.`);
+    }
     let source = tmp;
     if (opts.subdir) {
       const segs = opts.subdir.split("/").filter(Boolean);
@@ -315,6 +368,6 @@ export async function extractArchive(archive: string, dest: string, opts: Extrac
     await fs.promises.rename(source, dest);
     return dest;
   } finally {
-    await fs.promises.rm(tmp, { recursive: true, force: true });
+    await removeTemp(tmp);
   }
 }

@@ -8,7 +8,6 @@
  * control and a Node stream we can pipe straight into a file with backpressure; node:http gives all
  * of that directly, with no web-stream conversion and no undici types in our public .d.ts.
  */
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
@@ -16,7 +15,11 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
 import * as lockfile from "proper-lockfile";
-import { ENV, cacheDir, offline } from "../config";
+import { ENV, offline } from "../config";
+import { diskProblem } from "./staleTemp";
+import { knownDownload, type KnownDownload } from "./registry";
+import { DownloadError, notInCacheMessage, type DownloadErrorCode } from "./errors";
+import { expectsHtml, fileSize, looksLikeHtml, verify } from "./verify";
 
 export interface DownloadOptions {
   /** Expected SHA-256 (hex). A mismatch discards the file and throws, naming expected vs actual. */
@@ -47,67 +50,13 @@ export interface DownloadOptions {
   lockTimeoutMs?: number;
   /** Override the offline setting (default: TL_OFFLINE). */
   offline?: boolean;
-}
-
-/** One entry of the registry of URLs the helpers may fetch without `explicitUrl`. */
-export interface KnownDownload {
-  /** Exact URL, or a prefix ending in "/" that covers every URL below it. */
-  url: string;
-  name: string;
-  md5?: string;
-  sha256?: string;
-  size?: number;
   /**
-   * The official host serves only plain http (Fashion-MNIST's S3 website, Stanford, Oxford VOC).
-   * Registered so the official URLs work; integrity then rests on the pinned checksum where one is published.
+   * Give up when the whole download (all attempts) takes longer than this (default 4 hours): a server that trickles
+   * a byte now and then never trips the idle timeout. The `.part` file is kept, so a rerun resumes.
    */
-  httpOnly?: boolean;
-}
-
-/**
- * The registry, d2l DATA_HUB style: each dataset loader (sets/) and the model zoo (models/) registers its own URLs,
- * sizes and checksums beside the code that uses them, when its module loads.
- */
-const KNOWN: KnownDownload[] = [];
-
-/** Add a URL (or a prefix ending in "/") to the registry; returns the URL, so a loader can define its constant with it. */
-export function registerKnownDownload(entry: KnownDownload): string {
-  const i = KNOWN.findIndex((k) => k.url === entry.url);
-  if (i >= 0) KNOWN[i] = entry;
-  else KNOWN.push(entry);
-  return entry.url;
-}
-
-/** The registry entry covering `url` (exact match first, then the longest prefix), if any. */
-export function knownDownload(url: string): KnownDownload | undefined {
-  const exact = KNOWN.find((k) => k.url === url);
-  if (exact) return exact;
-  let best: KnownDownload | undefined;
-  for (const k of KNOWN) {
-    if (k.url.endsWith("/") && url.startsWith(k.url) && (!best || k.url.length > best.url.length)) best = k;
-  }
-  return best;
-}
-
-/** Why a download failed; `code` lets callers and tests tell the cases apart without parsing text. */
-export type DownloadErrorCode = "not-in-cache" | "checksum" | "size" | "http" | "network" | "refused-url" | "lock";
-
-export class DownloadError extends Error {
-  readonly code: DownloadErrorCode;
-  readonly url: string;
-  constructor(code: DownloadErrorCode, url: string, message: string, options?: { cause?: unknown }) {
-    super(message);
-    this.name = "DownloadError";
-    this.code = code;
-    this.url = url;
-    if (options && "cause" in options) (this as { cause?: unknown }).cause = options.cause;
-  }
-}
-
-/** The message for a file that is missing while downloads are impossible. */
-export function notInCacheMessage(name: string, where: string, url: string): string {
-  return `${name} is not in ${where}; download it from ${url}, or set ${ENV.cacheDir} to a folder that has it` +
-    ` (current cache: ${cacheDir()}).`;
+  deadlineMs?: number;
+  /** Cancel the download (e.g. the kernel's interrupt); the `.part` file is kept, so a rerun resumes. */
+  signal?: AbortSignal;
 }
 
 function checkUrl(url: string, opts: DownloadOptions): { parsed: URL; known?: KnownDownload } {
@@ -137,23 +86,16 @@ function checkUrl(url: string, opts: DownloadOptions): { parsed: URL; known?: Kn
   return { parsed, known };
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function fileSize(p: string): Promise<number | undefined> {
-  try {
-    const st = await fs.promises.stat(p);
-    return st.isFile() ? st.size : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Hex digest of a file, streamed (works for multi-GB archives). */
-export async function hashFile(file: string, algorithm: "sha256" | "md5" = "sha256"): Promise<string> {
-  const h = crypto.createHash(algorithm);
-  await pipeline(fs.createReadStream(file), h);
-  return h.digest("hex");
-}
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((r) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      r();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
 
 interface Validators {
   etag?: string;
@@ -164,24 +106,35 @@ interface Validators {
 /** Errors worth another attempt: network trouble and server-side failures, not 404s or checksum mismatches. */
 class RetryableError extends Error {}
 
+/** Errors the request reports after its response began (e.g. bytes beyond Content-Length), read once the body is done. */
+const lateErrors = new WeakMap<http.ClientRequest, Error>();
+const requestOf = new WeakMap<http.IncomingMessage, http.ClientRequest>();
+
 function requestOnce(
   url: URL,
   headers: Record<string, string>,
   idleTimeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === "https:" ? https : http;
-    const req = mod.get(url, { headers: { "user-agent": "transfer-learning-ts-course", ...headers } }, resolve);
+    const req = mod.get(url, { headers: { "user-agent": "transfer-learning-ts-course", ...headers }, signal }, (res) => {
+      requestOf.set(res, req);
+      resolve(res);
+    });
     req.setTimeout(idleTimeoutMs, () => req.destroy(new RetryableError(`no response from ${url.host} for ${idleTimeoutMs} ms`)));
-    req.on("error", (e) => reject(e instanceof RetryableError ? e : new RetryableError(`${(e as Error).message}`)));
+    req.on("error", (e) => {
+      lateErrors.set(req, e);
+      reject(e instanceof RetryableError ? e : new RetryableError(`${(e as Error).message}`));
+    });
   });
 }
 
 /** Follow up to 5 redirects; an https -> http downgrade needs allowInsecure. */
-async function get(url: URL, headers: Record<string, string>, opts: DownloadOptions, idleTimeoutMs: number): Promise<http.IncomingMessage> {
+async function get(url: URL, headers: Record<string, string>, opts: DownloadOptions, idleTimeoutMs: number, signal?: AbortSignal): Promise<http.IncomingMessage> {
   let current = url;
   for (let hop = 0; hop <= 5; hop++) {
-    const res = await requestOnce(current, headers, idleTimeoutMs);
+    const res = await requestOnce(current, headers, idleTimeoutMs, signal);
     const status = res.statusCode ?? 0;
     if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
       res.resume();
@@ -208,7 +161,9 @@ async function attempt(
   opts: DownloadOptions,
   idleTimeoutMs: number,
   expectedSize: number | undefined,
-): Promise<void> {
+  hasChecksum: boolean,
+  signal: AbortSignal,
+): Promise<{ resumed: boolean }> {
   let have = (await fileSize(part)) ?? 0;
   let validators: Validators = {};
   try {
@@ -221,6 +176,12 @@ async function attempt(
     await fs.promises.rm(part, { force: true });
     have = 0;
   }
+  const strongEtag = validators.etag && !validators.etag.startsWith("W/") ? validators.etag : undefined;
+  if (have > 0 && !strongEtag && !validators.lastModified && !hasChecksum) {
+    // Nothing can tell us the server still has the same file: a resumed tail could belong to another one. Start over.
+    await fs.promises.rm(part, { force: true });
+    have = 0;
+  }
   const headers: Record<string, string> = {};
   if (have > 0) {
     headers.range = `bytes=${have}-`;
@@ -228,14 +189,14 @@ async function attempt(
     const v = validators.etag && !validators.etag.startsWith("W/") ? validators.etag : validators.lastModified;
     if (v) headers["if-range"] = v;
   }
-  const res = await get(url, headers, opts, idleTimeoutMs);
+  const res = await get(url, headers, opts, idleTimeoutMs, signal);
   const status = res.statusCode ?? 0;
 
   if (status === 416 && have > 0) {
     res.resume();
     // Range not satisfiable: either the part is already complete, or it is longer than the file now is.
     const m = /bytes \*\/(\d+)/.exec(String(res.headers["content-range"] ?? ""));
-    if (m && Number(m[1]) === have) return;
+    if (m && Number(m[1]) === have) return { resumed: true };
     await fs.promises.rm(part, { force: true });
     throw new RetryableError(`server refused to resume at byte ${have}; starting over`);
   }
@@ -251,9 +212,23 @@ async function attempt(
   let append = false;
   let total: number | undefined;
   const len = res.headers["content-length"] !== undefined ? Number(res.headers["content-length"]) : undefined;
+  const refuse = (code: DownloadErrorCode, why: string): never => {
+    res.resume();
+    throw new DownloadError(code, url.href, `Downloading ${url.href}: ${why}. Nothing was saved under the final name; check the URL, or download the file by hand.`);
+  };
+  if (status === 206 && have === 0) refuse("http", "the server answered a plain request (no Range) with 206 Partial Content, so the body is only part of the file");
+  const type = String(res.headers["content-type"] ?? "").toLowerCase();
+  if (type.startsWith("text/html") && !expectsHtml(part)) {
+    refuse("content-type", `the server sent an HTML page (Content-Type ${type}) instead of the file (a login, error or \"moved\" page?)`);
+  }
+  const chunked = /\bchunked\b/i.test(String(res.headers["transfer-encoding"] ?? ""));
+  if (len === undefined && !chunked && expectedSize === undefined && !hasChecksum) {
+    // Only the connection closing ends such a body, so a cut-off transfer would look complete.
+    refuse("size", "the server sent neither a Content-Length nor a chunked body, so a transfer cut short cannot be told from a complete one; pass { size } or { sha256 } to verify it");
+  }
   if (status === 206) {
     const m = /bytes (\d+)-(\d+)\/(\d+|\*)/.exec(String(res.headers["content-range"] ?? ""));
-    if (!m || Number(m[1]) !== have) {
+    if (!m || Number(m[1]) !== have || (m[3] !== "*" && Number(m[2]) !== Number(m[3]) - 1) || (len !== undefined && len !== Number(m[2]) - have + 1)) {
       // A range we did not ask for: do not splice it in; start over next attempt.
       res.resume();
       await fs.promises.rm(part, { force: true });
@@ -297,39 +272,33 @@ async function attempt(
   // Idle timeout on the body as well as on the headers.
   res.setTimeout?.(idleTimeoutMs, () => res.destroy(new RetryableError(`no data for ${idleTimeoutMs} ms`)));
   try {
-    await pipeline(res, counter, fs.createWriteStream(part, { flags: append ? "a" : "w" }));
+    await pipeline(res, counter, fs.createWriteStream(part, { flags: append ? "a" : "w" }), { signal });
   } catch (e) {
+    const disk = diskProblem(e);
+    if (disk) {
+      // Retrying cannot help, and "network trouble" would send the user looking in the wrong place.
+      throw new DownloadError("disk", url.href, `Cannot save ${url.href} to ${part}: ${disk}. The ${received} bytes received are kept there; ` +
+        `free space (or make the folder writable), or set ${ENV.cacheDir} to a folder on a disk with room, and run again to resume.`);
+    }
     throw new RetryableError(`transfer interrupted after ${received} bytes: ${(e as Error).message}`);
   }
   report(true);
+  await new Promise((r) => setImmediate(r));
+  const req = requestOf.get(res);
+  const late = req && lateErrors.get(req);
+  if (late && /^HPE_/.test(String((late as NodeJS.ErrnoException).code))) {
+    // More bytes came than the Content-Length announced: the length (and so the file) cannot be trusted.
+    await fs.promises.rm(part, { force: true });
+    await fs.promises.rm(metaFile, { force: true });
+    throw new DownloadError("size", url.href, `Downloading ${url.href}: the server sent more bytes than its Content-Length (${len}) announced, ` +
+      `so the saved file cannot be trusted and was discarded. Try again later, or download the file by hand.`);
+  }
   // A server that closes cleanly but early (no chunked-encoding error) still leaves a short file.
   const expectedEnd = status === 206 ? total : len !== undefined ? len : total;
   if (expectedEnd !== undefined && received < expectedEnd) {
     throw new RetryableError(`transfer ended after ${received} of ${expectedEnd} bytes`);
   }
-}
-
-async function verify(file: string, url: string, name: string, expect: { size?: number; sha256?: string; md5?: string }): Promise<void> {
-  const fail = async (code: DownloadErrorCode, what: string, expected: string | number, actual: string | number) => {
-    await fs.promises.rm(file, { force: true });
-    throw new DownloadError(
-      code, url,
-      `${name}: ${what} mismatch for ${url}: expected ${expected}, got ${actual}. The download was discarded; ` +
-        `try again, and if it keeps failing the file on the server differs from the one this course expects.`,
-    );
-  };
-  if (expect.size !== undefined) {
-    const got = (await fileSize(file)) ?? 0;
-    if (got !== expect.size) await fail("size", "size", `${expect.size} bytes`, `${got} bytes`);
-  }
-  if (expect.sha256) {
-    const got = await hashFile(file, "sha256");
-    if (got.toLowerCase() !== expect.sha256.toLowerCase()) await fail("checksum", "SHA-256", expect.sha256.toLowerCase(), got);
-  }
-  if (expect.md5) {
-    const got = await hashFile(file, "md5");
-    if (got.toLowerCase() !== expect.md5.toLowerCase()) await fail("checksum", "MD5", expect.md5.toLowerCase(), got);
-  }
+  return { resumed: append };
 }
 
 /**
@@ -358,6 +327,24 @@ export async function ensureDownloaded(url: string, dest: string, opts: Download
     throw new DownloadError("not-in-cache", url, notInCacheMessage(name, path.dirname(dest), url) + ` (cannot create the folder: ${(e as Error).message})`, { cause: e });
   }
 
+  // One signal for the caller's cancel and our overall deadline; every request, body and retry pause listens to it.
+  const deadlineMs = opts.deadlineMs ?? 4 * 3_600_000;
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let timedOut = false;
+  const deadline = setTimeout(() => { timedOut = true; controller.abort(); }, deadlineMs);
+  deadline.unref?.();
+  const onAbort = () => controller.abort();
+  if (opts.signal?.aborted) controller.abort();
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await lockedDownload();
+  } finally {
+    clearTimeout(deadline);
+    opts.signal?.removeEventListener("abort", onAbort);
+  }
+
+  async function lockedDownload(): Promise<string> {
   const lockTimeoutMs = opts.lockTimeoutMs ?? 30 * 60_000;
   let release: (() => Promise<void>) | undefined;
   let compromised: Error | undefined;
@@ -374,6 +361,7 @@ export async function ensureDownloaded(url: string, dest: string, opts: Download
       if ((e as { code?: string }).code !== "ELOCKED") {
         throw new DownloadError("lock", url, `Cannot lock ${dest}.lock to download ${name}: ${(e as Error).message}. Is the cache folder writable?`, { cause: e });
       }
+      if (signal.aborted) throw new DownloadError(timedOut ? "timeout" : "aborted", url, `Waiting for another process's download of ${dest} was ${timedOut ? "stopped by the deadline" : "cancelled"}.`);
       if (Date.now() - lockStart > lockTimeoutMs) {
         throw new DownloadError("lock", url, `Another process has been downloading ${dest} for over ${Math.round(lockTimeoutMs / 1000)} s; wait for it, or delete ${dest}.lock if no download is running.`);
       }
@@ -389,18 +377,38 @@ export async function ensureDownloaded(url: string, dest: string, opts: Download
     const retries = Math.max(0, Math.min(opts.retries ?? 3, 20));
     const delay = opts.retryDelayMs ?? 1000;
     const idle = opts.idleTimeoutMs ?? 30_000;
+    const hasChecksum = !!(expect.sha256 || expect.md5);
+    const stopped = () => {
+      if (!signal.aborted) return undefined;
+      const kept = fs.existsSync(part) ? ` The partial file ${part} is kept; run again to resume.` : "";
+      return timedOut
+        ? new DownloadError("timeout", url, `Downloading ${name} from ${url} did not finish within ${Math.round(deadlineMs / 1000)} s (a very slow or stalled server?).${kept} Or pass a larger { deadlineMs }.`)
+        : new DownloadError("aborted", url, `Downloading ${name} from ${url} was cancelled.${kept}`);
+    };
     let lastError: unknown;
-    for (let i = 0; i <= retries; i++) {
-      if (i > 0) await sleep(delay * 2 ** (i - 1));
-      try {
-        await attempt(parsed, part, metaFile, opts, idle, expect.size);
-        lastError = undefined;
-        break;
-      } catch (e) {
-        lastError = e;
-        if (!(e instanceof RetryableError)) throw e;
+    let resumed = false;
+    const attempts = async () => {
+      lastError = undefined;
+      for (let i = 0; i <= retries; i++) {
+        if (i > 0) await sleep(delay * 2 ** (i - 1), signal);
+        const stop = stopped();
+        if (stop) throw stop;
+        try {
+          resumed = (await attempt(parsed, part, metaFile, opts, idle, expect.size, hasChecksum, signal)).resumed;
+          lastError = undefined;
+          break;
+        } catch (e) {
+          lastError = e;
+          const stop2 = stopped();
+          if (stop2) throw stop2;
+          if (!(e instanceof RetryableError)) {
+            if (e instanceof DownloadError && (e.code === "content-type" || e.code === "size")) await fs.promises.rm(metaFile, { force: true });
+            throw e;
+          }
+        }
       }
-    }
+    };
+    await attempts();
     if (lastError) {
       const msg = (lastError as Error).message;
       const unreachable = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ENETUNREACH|EHOSTUNREACH/.test(msg);
@@ -410,10 +418,26 @@ export async function ensureDownloaded(url: string, dest: string, opts: Download
       throw new DownloadError("network", url, `Downloading ${name} from ${url} failed after ${retries + 1} attempts: ${msg}. ` +
         `Run again to resume from ${part}, or download the file by hand to ${dest}.`, { cause: lastError });
     }
-    await verify(part, url, name, expect).catch(async (e) => {
+    if (!lastError && !expectsHtml(dest) && (await looksLikeHtml(part))) {
+      await fs.promises.rm(part, { force: true });
       await fs.promises.rm(metaFile, { force: true });
+      throw new DownloadError("content-type", url, `Downloading ${name} from ${url}: the server sent an HTML page instead of the file (a login, error or "moved" page?). ` +
+        `It was discarded, not saved as ${dest}; check the URL, or download the file by hand.`);
+    }
+    const verified = await verify(part, url, name, expect).then(() => true, async (e) => {
+      await fs.promises.rm(metaFile, { force: true });
+      // A resumed file that fails its checksum may be an old head with a new tail: one fresh download decides.
+      if (resumed && e instanceof DownloadError && e.code !== "size") return false;
       throw e;
     });
+    if (!verified) {
+      await attempts();
+      if (lastError) throw new DownloadError("network", url, `Downloading ${name} from ${url} failed: ${(lastError as Error).message}. Run again, or download the file by hand to ${dest}.`, { cause: lastError });
+      await verify(part, url, name, expect).catch(async (e) => {
+        await fs.promises.rm(metaFile, { force: true });
+        throw e;
+      });
+    }
     if (compromised) {
       throw new DownloadError("lock", url, `Lost the lock ${dest}.lock while downloading ${name} (${compromised.message}); run again.`);
     }
@@ -422,5 +446,6 @@ export async function ensureDownloaded(url: string, dest: string, opts: Download
     return dest;
   } finally {
     await release?.().catch(() => undefined);
+  }
   }
 }

@@ -8,7 +8,8 @@ import * as path from "node:path";
 import * as lockfile from "proper-lockfile";
 import { ENV, offline } from "../config";
 import { extractArchive, type ArchiveFormat } from "./archive";
-import { DownloadError, ensureDownloaded, notInCacheMessage, type DownloadOptions } from "./download";
+import { ensureDownloaded, type DownloadOptions } from "./download";
+import { DownloadError, notInCacheMessage } from "./errors";
 
 export interface ArchiveSource {
   /** Official URL of the archive. */
@@ -20,7 +21,7 @@ export interface ArchiveSource {
   format?: ArchiveFormat;
 }
 
-export interface EnsureDatasetOptions extends Pick<DownloadOptions, "onProgress" | "offline" | "allowInsecure" | "explicitUrl" | "retries" | "retryDelayMs"> {
+export interface EnsureDatasetOptions extends Pick<DownloadOptions, "onProgress" | "offline" | "allowInsecure" | "explicitUrl" | "retries" | "retryDelayMs" | "deadlineMs" | "signal"> {
   /** Keep the downloaded archive after extraction (default false: it is deleted to save space). */
   keepArchive?: boolean;
 }

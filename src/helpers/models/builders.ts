@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { backboneDir, backboneSpec } from "./zoo";
-import { ensureDownloaded } from "../fetch/download";
+import { ensureDownloaded } from "../fetch";
 
 /** A seeded Glorot-uniform initializer; `seed` distinct per layer so layers do not share weights patterns. */
 export function seededInitializer(seed: number, kind: "glorotUniform" | "heNormal" = "glorotUniform"): ReturnType<typeof tf.initializers.glorotUniform> {

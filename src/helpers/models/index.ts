@@ -6,3 +6,4 @@ export * from "./saved";
 export * from "./inputSize";
 export * from "./fingerprint";
 export * from "./layerSelect";
+export * from "./zooChecksums";

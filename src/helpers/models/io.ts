@@ -56,28 +56,63 @@ export function assertKnownLayerClasses(topology: unknown, source: string): void
   }
 }
 
+/** `p` (a manifest path) resolved inside `dir`, or a ModelFormatError: weight files never come from outside the model folder. */
+function weightPathInside(dir: string, p: unknown, modelJsonPath: string): string {
+  if (typeof p !== "string" || p === "") {
+    throw new ModelFormatError(`${modelJsonPath} names a weight file ${JSON.stringify(p)} that is not a file name; the file is damaged. Delete ${dir} and load again.`);
+  }
+  const f = path.resolve(dir, p);
+  const rel = path.relative(path.resolve(dir), f);
+  const outside = (r: string) => r === "" || r === ".." || r.startsWith(`..${path.sep}`) || path.isAbsolute(r);
+  if (path.isAbsolute(p) || outside(rel)) {
+    throw new ModelFormatError(`${modelJsonPath} names weight file '${p}', which is outside its folder ${dir}; refusing to read it. Use a model.json whose weight paths are plain names in its own folder.`);
+  }
+  // A symlink inside the folder that points elsewhere leaves the folder too.
+  if (fs.existsSync(f)) {
+    const realRel = path.relative(fs.realpathSync(dir), fs.realpathSync(f));
+    if (outside(realRel)) {
+      throw new ModelFormatError(`${modelJsonPath} names weight file '${p}', a link that leads outside ${dir}; refusing to read it. Replace the link with the file itself.`);
+    }
+  }
+  return f;
+}
+
 /** Read model.json and its weight files from disk, checking that weight byte sizes match the manifest shapes. */
 export function readModelArtifacts(modelJsonPath: string): tf.io.ModelArtifacts {
   if (!fs.existsSync(modelJsonPath)) throw new ModelFormatError(`Model file not found: ${modelJsonPath}`);
+  if (!fs.statSync(modelJsonPath).isFile()) throw new ModelFormatError(`${modelJsonPath} is a folder, not a model.json file; pass the path of the model.json inside it.`);
   let json: any;
   try {
     json = JSON.parse(fs.readFileSync(modelJsonPath, "utf8"));
   } catch (e) {
     throw new ModelFormatError(`${modelJsonPath} is not valid JSON (${(e as Error).message}); delete it so it is downloaded again.`);
   }
+  if (!json || typeof json !== "object" || Array.isArray(json)) {
+    throw new ModelFormatError(`${modelJsonPath} holds ${JSON.stringify(json)?.slice(0, 40)}, not a TF.js model description; delete it so it is downloaded again.`);
+  }
   if (!json.modelTopology) throw new ModelFormatError(`${modelJsonPath} has no modelTopology: is it a TF.js layers model (not a graph model)?`);
   assertKnownLayerClasses(json.modelTopology, modelJsonPath);
   const dir = path.dirname(modelJsonPath);
-  const manifest: tf.io.WeightsManifestConfig = json.weightsManifest ?? [];
+  const manifest = json.weightsManifest as tf.io.WeightsManifestConfig;
+  const damaged = (what: string) =>
+    new ModelFormatError(`${modelJsonPath}: ${what}, so its weights cannot be read; the file is damaged or not a TF.js layers model. Delete ${dir} and load again.`);
+  if (!Array.isArray(manifest)) throw damaged(`weightsManifest is ${JSON.stringify(manifest) ?? "missing"} instead of a list of weight groups`);
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Buffer[] = [];
-  for (const group of manifest) {
+  for (const [gi, group] of manifest.entries()) {
+    if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights)) throw damaged(`weight group ${gi} lacks its 'paths' or 'weights' list`);
+    for (const e of group.weights) {
+      if (!e || typeof e.name !== "string" || !Array.isArray(e.shape) || !e.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0)) {
+        throw damaged(`weight entry ${JSON.stringify(e)?.slice(0, 80)} in group ${gi} has no valid name and shape`);
+      }
+    }
     const expected = group.weights.reduce((s, e) => s + entryBytes(e), 0);
     let actual = 0;
     const parts: Buffer[] = [];
     for (const p of group.paths) {
-      const f = path.join(dir, p);
+      const f = weightPathInside(dir, p, modelJsonPath);
       if (!fs.existsSync(f)) throw new ModelFormatError(`Weight file '${p}' named in ${modelJsonPath} is missing from ${dir}.`);
+      if (!fs.statSync(f).isFile()) throw new ModelFormatError(`${f} (named in ${modelJsonPath}) is not a regular file; delete it and load again so the weight file is written (or downloaded) anew.`);
       const b = fs.readFileSync(f);
       actual += b.length;
       parts.push(b);
@@ -93,6 +128,10 @@ export function readModelArtifacts(modelJsonPath: string): tf.io.ModelArtifacts 
   }
   const all = Buffer.concat(buffers);
   const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+  const bad = firstNonFinite(specs, weightData);
+  if (bad) {
+    throw new ModelFormatError(`Weight '${bad}' in the files of ${modelJsonPath} holds NaN or infinite values; the weight files are damaged. Delete ${dir} and load again.`);
+  }
   return {
     modelTopology: json.modelTopology,
     format: json.format,
@@ -103,6 +142,20 @@ export function readModelArtifacts(modelJsonPath: string): tf.io.ModelArtifacts 
     weightSpecs: specs,
     weightData,
   };
+}
+
+/** Name of the first unquantized float32 weight holding a NaN or infinity (no trained model ships one), else undefined. */
+function firstNonFinite(specs: tf.io.WeightsManifestEntry[], data: ArrayBuffer): string | undefined {
+  let offset = 0;
+  for (const e of specs) {
+    const bytes = entryBytes(e);
+    if (e.dtype === "float32" && !e.quantization && offset % 4 === 0) {
+      const v = new Float32Array(data, offset, bytes / 4);
+      for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return e.name;
+    }
+    offset += bytes;
+  }
+  return undefined;
 }
 
 /** Write artifacts as `model.json` + `weights.bin` into `dir` (atomically per file). */
@@ -151,5 +204,15 @@ export function fileIOHandler(target: string): tf.io.IOHandler {
 
 /** Load a TF.js layers model from a local model.json (or its folder). */
 export async function loadLayersModelFromDir(target: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(fileIOHandler(target));
+  const modelJson = target.endsWith(".json") ? target : path.join(target, "model.json");
+  try {
+    return await tf.loadLayersModel(fileIOHandler(target));
+  } catch (e) {
+    if (e instanceof ModelFormatError) throw e;
+    // tfjs's own messages ("Shape mismatch", "... has no target variable") name neither the file nor the fix.
+    throw new ModelFormatError(
+      `${modelJson} does not match its weight files: ${(e as Error).message.split("\n")[0]}. The model.json and weights come from ` +
+        `different models or are damaged; delete ${path.dirname(modelJson)} and load again (or re-save the model).`,
+    );
+  }
 }

@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { atomicWrite, fileIOHandler } from "./io";
+import { atomicWrite, fileIOHandler, loadLayersModelFromDir } from "./io";
 import type { PreprocessingSpec } from "./zoo";
 
 export interface TrainedModelMetadata {
@@ -41,6 +41,6 @@ export async function loadTrainedModel(dir: string): Promise<{ model: tf.LayersM
   const metaFile = path.join(dir, "metadata.json");
   if (!fs.existsSync(metaFile)) throw new Error(`${dir} has no metadata.json: was it written by saveTrainedModel? (plain TF.js models load with loadLayersModelFromDir)`);
   const metadata = JSON.parse(fs.readFileSync(metaFile, "utf8")) as TrainedModelMetadata;
-  const model = await tf.loadLayersModel(fileIOHandler(path.join(dir, "model.json")));
+  const model = await loadLayersModelFromDir(path.join(dir, "model.json"));
   return { model, metadata };
 }

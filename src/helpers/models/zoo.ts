@@ -8,8 +8,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as crypto from "node:crypto";
 import { modelDir } from "../fetch/cache";
-import { ensureDownloaded, registerKnownDownload } from "../fetch/download";
+import { ensureDownloaded, registerKnownDownload } from "../fetch";
 import { ModelFormatError, loadLayersModelFromDir } from "./io";
+import { recordedZooFile, verifyRecordedZooFile } from "./zooChecksums";
 
 // The hosts of the zoo's model files, registered by prefix (one model.json plus its weight shards per model).
 registerKnownDownload({ url: "https://storage.googleapis.com/teachable-machine-models/", name: "Teachable Machine model files" });
@@ -95,18 +96,26 @@ export function backboneSpec(name: string): BackboneSpec {
 /** Make sure model.json and every weight file it names are in `dir`, downloading what's missing. Returns the model.json path. */
 export async function ensureModelFiles(url: string, dir: string, name: string): Promise<string> {
   const modelJson = path.join(dir, "model.json");
-  if (!fs.existsSync(modelJson)) await ensureDownloaded(url, modelJson, { name: `${name} model.json` });
+  // Recorded sums (zoo backbones): the download is verified before it takes its final name, a cached file before use.
+  const sums = (file: string) => recordedZooFile(name, file);
+  const fetchOrVerify = async (fileUrl: string, dest: string, label: string) => {
+    const rec = sums(path.basename(dest));
+    if (!fs.existsSync(dest)) await ensureDownloaded(fileUrl, dest, { name: label, ...(rec ? { size: rec.size, sha256: rec.sha256 } : {}) });
+    else if (rec) await verifyRecordedZooFile(name, dest, rec);
+  };
+  await fetchOrVerify(url, modelJson, `${name} model.json`);
   let manifest: tf.io.WeightsManifestConfig;
   try {
-    manifest = JSON.parse(fs.readFileSync(modelJson, "utf8")).weightsManifest ?? [];
+    manifest = JSON.parse(fs.readFileSync(modelJson, "utf8"))?.weightsManifest ?? [];
   } catch (e) {
     throw new ModelFormatError(`${modelJson} is not valid JSON (${(e as Error).message}); delete it and retry.`);
   }
+  if (!Array.isArray(manifest)) throw new ModelFormatError(`${modelJson} has a weightsManifest that is not a list of weight groups; delete ${dir} and retry.`);
   for (const group of manifest) {
-    for (const p of group.paths) {
-      if (p.includes("..") || path.isAbsolute(p)) throw new ModelFormatError(`${modelJson} names weight file '${p}' outside its folder; refusing.`);
+    for (const p of Array.isArray(group?.paths) ? group.paths : []) {
+      if (typeof p !== "string" || p.includes("..") || path.isAbsolute(p)) throw new ModelFormatError(`${modelJson} names weight file '${p}' outside its folder; refusing.`);
       const dest = path.join(dir, p);
-      if (!fs.existsSync(dest)) await ensureDownloaded(new URL(p, url).toString(), dest, { name: `${name} weights ${p}` });
+      await fetchOrVerify(new URL(p, url).toString(), dest, `${name} weights ${p}`);
     }
   }
   return modelJson;

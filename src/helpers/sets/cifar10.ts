@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ENV } from "../config";
 import { datasetDir } from "../fetch/cache";
-import { registerKnownDownload } from "../fetch/download";
+import { registerKnownDownload } from "../fetch";
 import { ensureExtracted, type EnsureDatasetOptions } from "../fetch/ensure";
 import type { ArrayDataset } from "./arrays";
 

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { datasetDir } from "../fetch/cache";
-import { ensureDownloaded, registerKnownDownload, type DownloadOptions } from "../fetch/download";
+import { ensureDownloaded, registerKnownDownload, type DownloadOptions } from "../fetch";
 import type { ArrayDataset } from "./arrays";
 import { parseIdx } from "./idx";
 

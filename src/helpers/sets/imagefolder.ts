@@ -35,6 +35,11 @@ export interface SkippedFiles {
   emptyClasses: string[];
   /** Files at the top level of root (not in any class folder). */
   looseFiles: number;
+  /**
+   * FIFOs, sockets, devices (or symlinks to one) below a class folder, relative to root. Never opened:
+   * reading a FIFO blocks forever.
+   */
+  specialFiles: string[];
 }
 
 export interface ImageFolderDataset {
@@ -95,8 +100,18 @@ function isDir(p: string): boolean {
   }
 }
 
+/** A symlink to a FIFO/socket/device (lstat says "link", stat says what it points to); a broken link is not special. */
+function isSpecial(p: string): boolean {
+  try {
+    const st = fs.statSync(p);
+    return !st.isFile() && !st.isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Walk `dir` like os.walk(followlinks=True) + torchvision's sorting; collects (dir, sorted file names). */
-function walk(dir: string, out: { dir: string; files: string[] }[], counts: { hidden: number }, seen: Set<string>): void {
+function walk(dir: string, out: { dir: string; files: string[] }[], counts: { hidden: number; special: string[] }, seen: Set<string>): void {
   // Guard against symlink cycles (torchvision would loop; we visit each real directory once).
   let real: string;
   try {
@@ -115,7 +130,8 @@ function walk(dir: string, out: { dir: string; files: string[] }[], counts: { hi
     }
     const full = path.join(dir, d.name);
     if (d.isDirectory() || (d.isSymbolicLink() && isDir(full))) subdirs.push(d.name);
-    else if (d.isFile() || d.isSymbolicLink()) files.push(d.name);
+    else if (d.isFile() || (d.isSymbolicLink() && !isSpecial(full))) files.push(d.name);
+    else counts.special.push(full);
   }
   out.push({ dir, files: files.sort(compareCodePoints) });
   for (const s of subdirs.sort(compareCodePoints)) walk(path.join(dir, s), out, counts, seen);
@@ -129,6 +145,7 @@ export function describeSkipped(root: string, s: SkippedFiles): string | undefin
   if (s.emptyClasses.length) parts.push(`empty class folder(s): ${s.emptyClasses.join(", ")}`);
   if (s.hidden) parts.push(`${s.hidden} hidden file(s)`);
   if (s.looseFiles) parts.push(`${s.looseFiles} file(s) outside class folders`);
+  if (s.specialFiles?.length) parts.push(`${s.specialFiles.length} special file(s) (FIFO, socket or device; not opened): ${s.specialFiles.slice(0, 5).join(", ")}${s.specialFiles.length > 5 ? ", ..." : ""}`);
   return parts.length ? `imageFolder ${root}: skipped ${parts.join("; ")}.` : undefined;
 }
 
@@ -137,14 +154,14 @@ export async function imageFolder(root: string, opts: ImageFolderOptions = {}): 
   root = path.resolve(root);
   const classes = findClasses(root);
   const extensions = opts.extensions ?? IMG_EXTENSIONS;
-  const skipped: SkippedFiles = { nonImage: 0, nonImageFiles: [], hidden: 0, undecodable: [], emptyClasses: [], looseFiles: 0 };
+  const skipped: SkippedFiles = { nonImage: 0, nonImageFiles: [], hidden: 0, undecodable: [], emptyClasses: [], looseFiles: 0, specialFiles: [] };
   for (const d of fs.readdirSync(root, { withFileTypes: true })) {
     if (isHidden(d.name)) skipped.hidden++;
     else if (!classes.includes(d.name)) skipped.looseFiles++;
   }
 
   let samples: ImageSample[] = [];
-  const counts = { hidden: 0 };
+  const counts = { hidden: 0, special: [] as string[] };
   classes.forEach((cls, label) => {
     const dirs: { dir: string; files: string[] }[] = [];
     walk(path.join(root, cls), dirs, counts, new Set());
@@ -162,6 +179,7 @@ export async function imageFolder(root: string, opts: ImageFolderOptions = {}): 
     }
   });
   skipped.hidden += counts.hidden;
+  skipped.specialFiles = counts.special.map((f) => path.relative(root, f));
 
   if (opts.validate ?? true) {
     skipped.undecodable = await validateImages(samples);

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { datasetDir } from "../fetch/cache";
-import { registerKnownDownload } from "../fetch/download";
+import { registerKnownDownload } from "../fetch";
 import { ensureExtracted, type EnsureDatasetOptions } from "../fetch/ensure";
 import { compareCodePoints, type ImageSample } from "./imagefolder";
 import { matNumbers, matStrings, parseMat } from "./mat";

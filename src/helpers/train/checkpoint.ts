@@ -12,6 +12,7 @@ import type { GroupedOptimizer, OptimizerWeight } from "./optimizers";
 import type { TrainingHistory } from "./history";
 import { isLayersModel, stateTensors, type TrainTarget } from "./target";
 import { readTensors, writeTensors } from "./tensorFiles";
+import { CheckpointError, fsyncDir, writeFileDurable } from "./durable";
 
 /** Bumped when the checkpoint layout changes (2: the RNG state is the pipeline Rng's four words). */
 export const CHECKPOINT_VERSION = 2;
@@ -27,22 +28,27 @@ export interface CheckpointState {
   stopped: boolean;
 }
 
-/** Replace `dir` with `tmp` atomically enough: a crash leaves either the old or the new folder (we read `.old` as fallback). */
-function swapDir(tmp: string, dir: string): void {
+/**
+ * Replace `dir` with `tmp` atomically enough: a crash leaves either the old or the new folder (we read `.old` as fallback).
+ * With `keepOld` the previous folder stays as `<dir>.old`, the intact fallback should `dir` later prove damaged.
+ */
+function swapDir(tmp: string, dir: string, keepOld = false): void {
   const old = `${dir}.old`;
+  fsyncDir(tmp);
   fs.rmSync(old, { recursive: true, force: true });
   if (fs.existsSync(dir)) fs.renameSync(dir, old);
   fs.renameSync(tmp, dir);
-  fs.rmSync(old, { recursive: true, force: true });
+  fsyncDir(path.dirname(dir));
+  if (!keepOld) fs.rmSync(old, { recursive: true, force: true });
 }
 
 /** A fresh temporary sibling of `dir`, filled by `fill`, then swapped into place. */
-async function writeDir(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+async function writeDir(dir: string, fill: (tmp: string) => Promise<void>, keepOld = false): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   await fill(tmp);
-  swapDir(tmp, dir);
+  swapDir(tmp, dir, keepOld);
 }
 
 function weightTensors(target: TrainTarget): { name: string; tensor: tf.Tensor }[] {
@@ -60,8 +66,8 @@ export async function saveLatestCheckpoint(
     await writeTensors(tmp, "optimizer", ow);
     // getWeights() makes a fresh scalar for the iteration count; dispose it so checkpoints do not leak tensors.
     for (const w of ow) if (w.name === "iter" || w.name.endsWith("::iter")) w.tensor.dispose();
-    fs.writeFileSync(path.join(tmp, "state.json"), JSON.stringify(state));
-  });
+    writeFileDurable(path.join(tmp, "state.json"), JSON.stringify(state));
+  }, true);
 }
 
 /** Save the best epoch's weights in `<checkpointDir>/best/`: raw tensors (for resume) and, for layers models, a TF.js model. */
@@ -71,7 +77,7 @@ export async function saveBestCheckpoint(
   await writeDir(path.join(checkpointDir, "best"), async (tmp) => {
     await writeTensors(tmp, "weights", weightTensors(target));
     if (isLayersModel(target)) await target.save(fileIOHandler(tmp));
-    fs.writeFileSync(path.join(tmp, "best.json"), JSON.stringify(best));
+    writeFileDurable(path.join(tmp, "best.json"), JSON.stringify(best));
   });
 }
 
@@ -102,7 +108,13 @@ async function restoreOptimizer(dir: string, opt: tf.Optimizer | GroupedOptimize
 function readState(dir: string): CheckpointState | undefined {
   const f = path.join(dir, "state.json");
   if (!fs.existsSync(f)) return undefined;
-  const st = JSON.parse(fs.readFileSync(f, "utf8")) as CheckpointState;
+  let st: CheckpointState;
+  try {
+    st = JSON.parse(fs.readFileSync(f, "utf8")) as CheckpointState;
+    if (!st || typeof st !== "object" || !Number.isInteger(st.epoch) || !st.history || !Array.isArray(st.history.epochs)) throw new Error("fields missing");
+  } catch (e) {
+    throw new CheckpointError(f, `Checkpoint file ${f} is damaged (${(e as Error).message}): a run killed while writing it, or a full disk. Delete ${dir} (or pass resume: false) to start over.`);
+  }
   if (st.version !== CHECKPOINT_VERSION) {
     throw new Error(
       `The checkpoint in ${dir} has format version ${String(st.version)}, but these helpers read version ${CHECKPOINT_VERSION}. ` +
@@ -112,30 +124,44 @@ function readState(dir: string): CheckpointState | undefined {
   return st;
 }
 
-/** `latest/`, or `latest.old/` when a crash interrupted the swap; undefined when neither holds a state. */
-function latestDir(checkpointDir: string): { dir: string; state: CheckpointState } | undefined {
+/** The last completed epoch of `latest/`, else of `latest.old/` (kept as the fallback); damaged ones are skipped. */
+export function checkpointEpoch(checkpointDir: string): number | undefined {
   for (const d of ["latest", "latest.old"]) {
-    const dir = path.join(checkpointDir, d);
-    const state = readState(dir);
-    if (state) return { dir, state };
+    try {
+      const state = readState(path.join(checkpointDir, d));
+      if (state) return state.epoch;
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e; // loadLatestCheckpoint falls back the same way
+    }
   }
   return undefined;
 }
 
-/** Whether a checkpoint folder holds a resumable run; returns the last completed epoch (0-based) or undefined. */
-export function checkpointEpoch(checkpointDir: string): number | undefined {
-  return latestDir(checkpointDir)?.state.epoch;
-}
-
-/** Restore weights and optimizer state from the latest checkpoint and return its loop state (undefined: none). */
+/**
+ * Restore weights and optimizer state from the newest intact checkpoint, `latest/`, else the previous one kept in
+ * `latest.old/` (with a warning naming the damaged file), and return its loop state. Undefined when there is none;
+ * a CheckpointError naming the file when every one is damaged.
+ */
 export async function loadLatestCheckpoint(
   checkpointDir: string, target: TrainTarget, opt: tf.Optimizer | GroupedOptimizer,
 ): Promise<CheckpointState | undefined> {
-  const latest = latestDir(checkpointDir);
-  if (!latest) return undefined;
-  restoreWeights(latest.dir, target);
-  await restoreOptimizer(latest.dir, opt);
-  return latest.state;
+  let damage: CheckpointError | undefined;
+  for (const d of ["latest", "latest.old"]) {
+    const dir = path.join(checkpointDir, d);
+    try {
+      const state = readState(dir);
+      if (!state) continue;
+      restoreWeights(dir, target);
+      await restoreOptimizer(dir, opt);
+      if (damage) console.warn(`${damage.message.split(";")[0]}; resuming from the previous checkpoint ${dir} (epoch ${state.epoch + 1}) instead.`);
+      return state;
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      damage ??= e;
+    }
+  }
+  if (damage) throw damage;
+  return undefined;
 }
 
 /** The best epoch's weights as kept tensors, in `stateTensors` order (undefined when no best/ was saved). */

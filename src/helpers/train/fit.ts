@@ -21,6 +21,8 @@ import {
 import {
   CHECKPOINT_VERSION, loadBestWeights, loadLatestCheckpoint, saveBestCheckpoint, saveLatestCheckpoint,
 } from "./checkpoint";
+import { checkCheckpointDirWritable } from "./durable";
+import { removeStaleTemps } from "../fetch/staleTemp";
 
 /** (yTrue, yPred) -> scalar loss. yTrue is one-hot / multi-hot float32 [B, C]. */
 export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar;
@@ -162,6 +164,20 @@ function trainsConvolutions(target: TrainTarget): boolean {
 }
 
 async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: TrainOptions): Promise<TrainingHistory> {
+  // Refusals that need no tensors come first, before the optimizer (which owns tensors) exists.
+  if (train.numBatches === 0) {
+    throw new Error(
+      `trainModel: the training data has ${train.numSamples} sample(s) and yields no batches` +
+        `${train.numSamples > 0 ? ` (batch size ${train.batchSize} with dropLast)` : ""}, so there is nothing to train on. ` +
+        `Check the dataset path/filter, or use a smaller batchSize or dropLast: false.`,
+    );
+  }
+  if (opts.checkpointDir) {
+    // Before the first epoch, not after it: a file or read-only folder would otherwise waste a whole epoch.
+    checkCheckpointDirWritable(opts.checkpointDir);
+    removeStaleTemps(opts.checkpointDir, "latest.tmp-");
+    removeStaleTemps(opts.checkpointDir, "best.tmp-");
+  }
   const seed = opts.seed ?? 42;
   const opt: tf.Optimizer | GroupedOptimizer =
     opts.optimizer === undefined
@@ -181,6 +197,10 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
   const vars = trainableVariables(target);
   if (vars.length === 0) throw new Error("trainModel: the model has no trainable variables (all layers frozen?). Unfreeze some layers first.");
   const decayVars = opts.weightDecay ? vars.filter((v) => v.rank >= 2) : [];
+  // State a training-mode forward pass changes besides the trained variables (BatchNorm moving statistics): small,
+  // copied before each step so a non-finite loss leaves the model as it was before that batch.
+  const trainableSet = new Set(vars);
+  const sideState = stateTensors(target).map((s) => s.variable).filter((v) => !trainableSet.has(v) && /moving_(mean|variance)/.test(v.name));
   const outShape = isLayersModel(target) ? target.outputs[0].shape : undefined;
   let numClasses = outShape ? (outShape[outShape.length - 1] as number) : 0;
 
@@ -233,6 +253,7 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
         setFactor(factor);
         checkBatchLabels(b.y, numClasses, multiLabel, `epoch ${epoch + 1}, batch ${batch + 1}`);
         let stepOut: tf.Tensor[];
+        const sideSnap = sideState.map((v) => tf.keep(v.clone()));
         try {
           stepOut = withSeededMathRandom(rng, () =>
           tf.tidy(() => {
@@ -244,12 +265,15 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
               corr = tf.keep(correctCount(b.y, preds, multiLabel, fromLogits));
               return lossFn(toTargets(b.y, numClasses, smoothing), preds);
             }, vars);
+            // A non-finite loss must not reach the weights (nor the optimizer's moments): stop before applying.
+            if (!Number.isFinite(value.dataSync()[0]!)) return [value, corr!];
             opt.applyGradients(grads);
             for (const v of decayVars) v.assign(tf.mul(v, 1 - lrOf(v.name) * opts.weightDecay!));
             return [value, corr!];
           }),
           );
         } catch (e) {
+          sideSnap.forEach((t) => t.dispose());
           throw explainOutOfMemory(e, bs);
         }
         const [lossT, corrT] = stepOut;
@@ -259,12 +283,21 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
         corrT.dispose();
         b.x.dispose();
         b.y.dispose();
-        if (!Number.isFinite(lossV)) throw new Error(`Loss became ${lossV} at epoch ${epoch + 1}, batch ${batch + 1}: lower the learning rate or check the labels/preprocessing.`);
+        if (!Number.isFinite(lossV)) {
+          sideState.forEach((v, i) => v.assign(sideSnap[i]!));
+          sideSnap.forEach((t) => t.dispose());
+          throw new Error(
+            `Loss became ${lossV} at epoch ${epoch + 1}, batch ${batch + 1}: lower the learning rate or check the labels/preprocessing ` +
+              `(NaN or infinite inputs?). The model keeps its last good weights, from before this batch.`,
+          );
+        }
+        sideSnap.forEach((t) => t.dispose());
         lossSum += lossV * bs;
         seen += bs;
         await opts.callbacks?.onBatchEnd?.({ epoch, batch, numBatches: train.numBatches, loss: lossV, lr: baseLr * factor });
         batch++;
       }
+      if (batch === 0) throw new Error(`trainModel: epoch ${epoch + 1} yielded no batches although the data reports ${train.numBatches}; the data stream is empty. Check the dataset.`);
       const logs: EpochLogs = { epoch, loss: lossSum / Math.max(1, seen), acc: correct / Math.max(1, seen), lr: baseLr * (Number.isNaN(lastFactor) ? 1 : lastFactor), seconds: 0 };
       if (opts.validation) {
         const v = await evaluateLoss(target, opts.validation, { loss: lossKind, fromLogits, numClasses });

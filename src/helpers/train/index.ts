@@ -11,3 +11,4 @@ export * from "./schedules";
 export * from "./rng";
 export * from "./tensorFiles";
 export * from "./summary";
+export * from "./durable";
