@@ -64,6 +64,14 @@ def main():
     with torch.no_grad():
         y = body(x)
     (y.permute(0, 2, 3, 1) if y.dim() == 4 else y).contiguous().numpy().astype("<f4").tofile(f"{out}/output.bin")
+    if "--grad" in flags:  # eval-mode gradient of sum(y * weights) for the first conv and the classifier
+        wy = torch.linspace(-1, 1, y.numel()).reshape(y.shape)
+        x.requires_grad_(False)
+        model.zero_grad()
+        (model(x) * wy).sum().backward()
+        wy.numpy().astype("<f4").tofile(f"{out}/grad_weights.bin")
+        model.conv1.weight.grad.permute(2, 3, 1, 0).contiguous().numpy().astype("<f4").tofile(f"{out}/grad_conv1.bin")
+        model.fc.weight.grad.t().contiguous().numpy().astype("<f4").tofile(f"{out}/grad_fc.bin")
     print(" ".join(str(d) for d in (y.permute(0, 2, 3, 1) if y.dim() == 4 else y).shape))
 
 

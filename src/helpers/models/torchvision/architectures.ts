@@ -54,7 +54,7 @@ type T = tf.SymbolicTensor;
 class Builder {
   private i = 0;
   constructor(private readonly o: Required<Pick<TorchvisionModelOptions, "init" | "seed">>) {}
-  private init(kind: "he" | "glorot"): tf.initializers.Initializer {
+  private init(kind: "he" | "glorot"): ReturnType<typeof tf.initializers.zeros> {
     if (this.o.init === "zeros") return tf.initializers.zeros();
     const seed = this.o.seed + this.i++;
     return kind === "he" ? tf.initializers.heNormal({ seed }) : tf.initializers.glorotUniform({ seed });

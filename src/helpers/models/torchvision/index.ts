@@ -2,3 +2,4 @@
 export * from "./adaptivePool";
 export * from "./architectures";
 export * from "./stateDict";
+export * from "./pretrained";
