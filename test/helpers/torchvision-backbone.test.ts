@@ -29,11 +29,12 @@ describe("torchvision backbones", () => {
     expect(spec.featureLayer).toBe("layer4.1.relu");
     expect(model.outputs[0].shape).toEqual([null, 7, 7, 512]);
     expect(spec.preprocessing).toEqual({ kind: "normalize", mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
-    // the saved weights, all but fc's
-    const want = full.getWeights().slice(0, -2);
-    const got = model.getWeights();
-    expect(got.length).toBe(want.length);
-    got.forEach((w, i) => expect(tf.equal(w, want[i]).all().dataSync()[0]).toBe(1));
+    // every layer up to layer4 carries the saved weights
+    expect(model.layers.at(-1)!.name).toBe("layer4.1.relu");
+    for (const l of model.layers) {
+      const want = full.getLayer(l.name).getWeights();
+      l.getWeights().forEach((w, i) => expect(tf.equal(w, want[i]).all().dataSync()[0], l.name).toBe(1));
+    }
   });
 
   it("names layers by torch module path and exposes the source's groups: conv1, layer1..layer4, fc", () => {
