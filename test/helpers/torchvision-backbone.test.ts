@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { buildTorchvisionModel, expectedStateDictKeys, fileIOHandler, loadBackbone } from "../../src/helpers/models";
+import { adaptiveAvgPool2d, buildTorchvisionModel, expectedStateDictKeys, fileIOHandler, loadBackbone, loadLayersModelFromDir } from "../../src/helpers/models";
 import { addClassifierHead, backboneStages, createGroupedOptimizer, freezeLayers, countParams, RESNET_STAGES } from "../../src/helpers/transfer";
 
 let tmp: string;
@@ -35,6 +35,22 @@ describe("torchvision backbones", () => {
       const want = full.getLayer(l.name).getWeights();
       l.getWeights().forEach((w, i) => expect(tf.equal(w, want[i]).all().dataSync()[0], l.name).toBe(1));
     }
+  });
+
+  it("a model with the AdaptiveAvgPool2d layer saves and loads back through the helpers", async () => {
+    const input = tf.input({ shape: [5, 3, 2] });
+    const pooled = adaptiveAvgPool2d({ outputSize: [2, 4], name: "avgpool" }).apply(input) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 3, name: "fc" }).apply(tf.layers.flatten().apply(pooled)) as tf.SymbolicTensor;
+    const m = tf.model({ inputs: input, outputs: out });
+    await m.save(fileIOHandler(path.join(tmp, "adaptive")));
+    const back = await loadLayersModelFromDir(path.join(tmp, "adaptive"));
+    const x = tf.randomUniform([2, 5, 3, 2], 0, 1, "float32", 1);
+    expect(Array.from((back.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((m.predict(x) as tf.Tensor).dataSync()));
+    // rows 5 -> 2: bins [0,3) and [2,5); columns 3 -> 4: [0,1) [0,2) [1,3) [2,3)
+    const p = (tf.model({ inputs: input, outputs: pooled }).predict(x) as tf.Tensor).arraySync() as number[][][][];
+    const xs = x.arraySync() as number[][][][];
+    const mean = (vals: number[]) => vals.reduce((a, b) => a + b, 0) / vals.length;
+    expect(p[1][1][1][0]).toBeCloseTo(mean([2, 3, 4].flatMap((r) => [0, 1].map((c) => xs[1][r][c][0]))), 6);
   });
 
   it("names layers by torch module path and exposes the source's groups: conv1, layer1..layer4, fc", () => {
