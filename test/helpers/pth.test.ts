@@ -75,10 +75,11 @@ describe("safe unpickler", () => {
     expect(Array.from(sd.get("w")!.data.subarray(995))).toEqual([995, 996, 997, 998, 999]);
   });
 
-  it("follows strides and storage offsets, converts dtypes, strips DataParallel's module. prefix", async () => {
-    py(`import torch\nb = torch.arange(24, dtype=torch.float64).reshape(2, 3, 4)\ntorch.save({"module.t": b.permute(2, 0, 1)[1:], "module.h": torch.tensor([0.5, -2.0], dtype=torch.float16), "module.n": torch.tensor(7)}, "strided.pth")`);
+  it("follows strides and storage offsets, converts dtypes, reads Parameters, strips DataParallel's module. prefix", async () => {
+    py(`import torch\nb = torch.arange(24, dtype=torch.float64).reshape(2, 3, 4)\ntorch.save({"module.t": b.permute(2, 0, 1)[1:], "module.h": torch.tensor([0.5, -2.0], dtype=torch.float16), "module.n": torch.tensor(7), "module.p": torch.nn.Parameter(torch.ones(2))}, "strided.pth")`);
     const sd = await readPth(path.join(tmp, "strided.pth"));
-    expect([...sd.keys()]).toEqual(["t", "h", "n"]);
+    expect([...sd.keys()]).toEqual(["t", "h", "n", "p"]);
+    expect(Array.from(sd.get("p")!.data)).toEqual([1, 1]); // an nn.Parameter (torch._utils._rebuild_parameter)
     const t = sd.get("t")!;
     expect(t.shape).toEqual([3, 2, 3]);
     // b.permute(2,0,1)[1:][i][j][k] = b[j][k][i+1] = 12j + 4k + i + 1
