@@ -57,6 +57,7 @@ async function compare(arch: TorchvisionArch, size: number, batch: number, flags
   const err = relativeError(got, ref.output);
   // the outputs must not be trivially small (all-zero activations would compare equal for any weights)
   expect(Math.max(...Array.from(ref.output, Math.abs))).toBeGreaterThan(1e-3);
+  console.log(`${arch} ${size}x${size} x${batch}${flags.length ? ` ${flags.join(" ")}` : ""}: max |tfjs - torch| / max |torch| = ${err.toExponential(2)}`);
   return err;
 }
 
