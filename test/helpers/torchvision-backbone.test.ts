@@ -72,7 +72,7 @@ describe("torchvision backbones", () => {
     // as in the source, bn1 is in no group
     const grouped = opt.groups.reduce((s, g) => s + g.names.size, 0);
     expect(model.trainableWeights.length - grouped).toBe(2);
-    expect(opt.lrFor(model.getLayer("layer3.0.conv1").weights[0].read().name)).toBe(1e-3);
+    expect(opt.lrFor((model.getLayer("layer3.0.conv1").weights[0].read() as tf.Variable).name)).toBe(1e-3);
     opt.dispose();
     // freezing a group by prefix
     freezeLayers(model, { prefix: ["conv1", "bn1", "layer1", "layer2", "layer3", "layer4"] });

@@ -40,6 +40,18 @@ export const TORCHVISION_WEIGHTS: Readonly<Record<string, TorchvisionWeights>> =
   vgg19_bn: { arch: "vgg19_bn", file: "vgg19_bn-c79401a0.pth", imagenetTop1: 74.218 },
 };
 
+/**
+ * Add or replace a weights entry, e.g. a rehearsal's random-weight file named `<arch>-<its own SHA-256 prefix>.pth`
+ * on a mirror (pass the mirror as `baseUrl` when loading). Returns the previous entry, if any, to restore it.
+ */
+export function registerTorchvisionWeights(name: string, weights: TorchvisionWeights): TorchvisionWeights | undefined {
+  sha256PrefixOf(weights.file);
+  const table = TORCHVISION_WEIGHTS as Record<string, TorchvisionWeights>;
+  const prev = table[name];
+  table[name] = weights;
+  return prev;
+}
+
 /** The SHA-256 prefix encoded in a torchvision file name (`resnet50-0676ba61.pth` -> "0676ba61"). */
 export function sha256PrefixOf(file: string): string {
   const m = /-([0-9a-f]{6,64})\.pth$/.exec(file);
