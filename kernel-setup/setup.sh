@@ -43,6 +43,8 @@ apt_install() { # apt_install REQUIRED|OPTIONAL pkg...
 # Headless notebook execution uses Debian's Python with nbclient/nbconvert (pip cannot be assumed).
 apt_install REQUIRED python3 jupyter-core jupyter-client python3-nbclient jupyter-nbconvert
 apt_install OPTIONAL dataset-fashion-mnist
+# The tests of the torchvision architectures and the .pth importer compare against PyTorch itself (test/helpers/torchvision*).
+apt_install OPTIONAL python3-torch python3-torchvision
 [ "${TL_WITH_LIBTORCH:-1}" = 1 ] && apt_install OPTIONAL libtorch-dev
 [ "${TL_WITH_JUPYTER_UI:-0}" = 1 ] && apt_install REQUIRED jupyter-notebook
 

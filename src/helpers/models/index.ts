@@ -7,3 +7,5 @@ export * from "./inputSize";
 export * from "./fingerprint";
 export * from "./layerSelect";
 export * from "./zooChecksums";
+export * from "./pth";
+export * from "./torchvision";

@@ -11,32 +11,40 @@ import { modelDir } from "../fetch/cache";
 import { ensureDownloaded, registerKnownDownload } from "../fetch";
 import { ModelFormatError, loadLayersModelFromDir } from "./io";
 import { recordedZooFile, verifyRecordedZooFile } from "./zooChecksums";
+import { IMAGENET_MEAN, IMAGENET_STD, TORCHVISION_WEIGHTS, loadTorchvisionPretrained, torchvisionFeatureLayerOf } from "./torchvision/pretrained";
 
 // The hosts of the zoo's model files, registered by prefix (one model.json plus its weight shards per model).
 registerKnownDownload({ url: "https://storage.googleapis.com/teachable-machine-models/", name: "Teachable Machine model files" });
 registerKnownDownload({ url: "https://storage.googleapis.com/tfjs-models/", name: "TF.js model files" });
 registerKnownDownload({ url: "https://tfhub.dev/", name: "TF Hub model files" });
 
-/** Pixel preprocessing applied before the backbone: `x * scale + offset` on RGB values in [0, 255]. */
-export interface PreprocessingSpec {
-  kind: "scale";
-  scale: number;
-  offset: number;
-}
+/**
+ * Pixel preprocessing applied before the backbone, on RGB values in [0, 255]: `x * scale + offset`, or torchvision's
+ * per-channel `(x / 255 - mean) / std`.
+ */
+export type PreprocessingSpec = { kind: "scale"; scale: number; offset: number } | { kind: "normalize"; mean: readonly number[]; std: readonly number[] };
 
 /** MobileNet convention: [0, 255] -> [-1, 1] (x / 127.5 - 1). */
 export const MOBILENET_PREPROCESSING: PreprocessingSpec = { kind: "scale", scale: 1 / 127.5, offset: -1 };
 
+/** torchvision's ImageNet normalisation ((x / 255 - mean) / std per RGB channel), used by its pretrained models. */
+export const IMAGENET_PREPROCESSING: PreprocessingSpec = { kind: "normalize", mean: IMAGENET_MEAN, std: IMAGENET_STD };
+
 /** Apply a preprocessing spec to a pixel tensor (returns a new tensor). */
 export function applyPreprocessing(x: tf.Tensor, p: PreprocessingSpec | "none"): tf.Tensor {
   if (p === "none") return x.clone();
+  if (p.kind === "normalize") {
+    const c = x.shape[x.shape.length - 1];
+    if (c !== p.mean.length) throw new Error(`applyPreprocessing: images have ${c} channels but the normalisation has ${p.mean.length} means.`);
+    return tf.tidy(() => tf.div(tf.sub(tf.div(x.toFloat(), 255), tf.tensor1d(p.mean as number[])), tf.tensor1d(p.std as number[])));
+  }
   return tf.tidy(() => tf.add(tf.mul(x.toFloat(), p.scale), p.offset));
 }
 
 export interface BackboneSpec {
   /** Zoo key, e.g. "mobilenet_v2_0.35". */
   name: string;
-  family: "mobilenet_v2" | "mobilenet_v1" | "custom";
+  family: "mobilenet_v2" | "mobilenet_v1" | "torchvision" | "custom";
   alpha?: number;
   url: string;
   /** Folder under <cache>/models/ holding model.json and weights ("" for a model loaded from a path). */
@@ -82,15 +90,26 @@ export const BACKBONES: Readonly<Record<string, BackboneSpec>> = Object.fromEntr
   [...["0.35", "0.50", "0.75", "1.00"].map(v2), ...["0.25", "0.50", "0.75", "1.0"].map(v1)].map((s) => [s.name, s]),
 );
 
-/** Resolve a zoo name; accepts "mobilenet_v2_0.5" as "mobilenet_v2_0.50" etc. */
+/** A torchvision model of TORCHVISION_WEIGHTS as a backbone: cut at its last feature map, ImageNet normalisation. */
+function torchvisionSpec(name: string): BackboneSpec {
+  const w = TORCHVISION_WEIGHTS[name];
+  const featureDim = w.arch === "resnet50" ? 2048 : w.arch.startsWith("resnet") ? 512 : w.arch === "alexnet" ? 256 : 512;
+  return {
+    name, family: "torchvision", url: `https://download.pytorch.org/models/${w.file}`, cacheFolder: "torchvision",
+    featureLayer: torchvisionFeatureLayerOf(name), inputSize: 224, preprocessing: IMAGENET_PREPROCESSING, featureDim,
+  };
+}
+
+/** Resolve a zoo name; accepts "mobilenet_v2_0.5" as "mobilenet_v2_0.50" etc., and torchvision's "resnet50", "vgg19", ... */
 export function backboneSpec(name: string): BackboneSpec {
   if (BACKBONES[name]) return BACKBONES[name];
+  if (Object.prototype.hasOwnProperty.call(TORCHVISION_WEIGHTS, name)) return torchvisionSpec(name);
   const m = /^(mobilenet_v[12])_([\d.]+)$/.exec(name);
   if (m) {
     const found = Object.values(BACKBONES).find((s) => s.family === m[1] && s.alpha === Number(m[2]));
     if (found) return found;
   }
-  throw new Error(`Unknown backbone '${name}'. Known: ${Object.keys(BACKBONES).join(", ")}; or pass { path } / { url } of a TF.js layers model.`);
+  throw new Error(`Unknown backbone '${name}'. Known: ${[...Object.keys(BACKBONES), ...Object.keys(TORCHVISION_WEIGHTS)].join(", ")}; or pass { path } / { url } of a TF.js layers model.`);
 }
 
 /** Make sure model.json and every weight file it names are in `dir`, downloading what's missing. Returns the model.json path. */
@@ -164,6 +183,13 @@ export interface CustomModelSource {
 export async function loadBackbone(source: string | CustomModelSource): Promise<LoadedBackbone> {
   let spec: BackboneSpec;
   let modelJson: string;
+  if (typeof source === "string" && backboneSpec(source).family === "torchvision") {
+    // Downloaded as .pth, converted once to a TF.js model beside the download (./torchvision/pretrained).
+    spec = backboneSpec(source);
+    const full = await loadTorchvisionPretrained(source);
+    const model = tf.model({ inputs: full.inputs, outputs: full.getLayer(spec.featureLayer).output as tf.SymbolicTensor, name: `${spec.name}_to_${spec.featureLayer}` });
+    return { model, spec };
+  }
   if (typeof source === "string") {
     spec = backboneSpec(source);
     modelJson = await ensureModelFiles(spec.url, backboneDir(spec), spec.name);

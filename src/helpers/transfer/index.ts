@@ -5,3 +5,4 @@ export * from "./gradientReversal";
 export * from "./arrayFeatures";
 export * from "./dann";
 export * from "./weightChange";
+export * from "./stages";

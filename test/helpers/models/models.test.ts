@@ -59,7 +59,7 @@ describe("zoo", () => {
     expect(backboneSpec("mobilenet_v2_0.5").url).toContain("_0.50_224_no_top/model.json");
     expect(backboneSpec("mobilenet_v1_1.0").url).toBe("https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_1.0_224/model.json");
     expect(backboneSpec("mobilenet_v1_0.25").featureLayer).toBe("conv_pw_13_relu");
-    expect(() => backboneSpec("resnet50")).toThrow(/Unknown backbone 'resnet50'.*Known: mobilenet_v2_0.35/);
+    expect(() => backboneSpec("resnet152")).toThrow(/Unknown backbone 'resnet152'.*Known: mobilenet_v2_0.35.*resnet50/);
   });
 
   it("loads MobileNetV2 0.35 from the cache, ending at out_relu", async () => {
