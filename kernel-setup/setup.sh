@@ -43,6 +43,8 @@ apt_install() { # apt_install REQUIRED|OPTIONAL pkg...
 # Headless notebook execution uses Debian's Python with nbclient/nbconvert (pip cannot be assumed).
 apt_install REQUIRED python3 jupyter-core jupyter-client python3-nbclient jupyter-nbconvert
 apt_install OPTIONAL dataset-fashion-mnist
+# The browser tests (demo page, interactive Jupyter) drive Debian's Chromium; npm packages cannot download one.
+apt_install REQUIRED chromium
 [ "${TL_WITH_LIBTORCH:-1}" = 1 ] && apt_install OPTIONAL libtorch-dev
 [ "${TL_WITH_JUPYTER_UI:-0}" = 1 ] && apt_install REQUIRED jupyter-notebook
 
