@@ -48,7 +48,8 @@ export function composeClassifier(backbone: tf.LayersModel, head: tf.LayersModel
   if (want !== got) throw new Error(`composeClassifier: the head takes [${want}] but the backbone gives [${got}]; train the head on this backbone's features.`);
   for (const layer of head.layers) {
     if (layer.getClassName() === "InputLayer") continue;
-    if (layer.inboundNodes.length !== 1 || (layer.inboundNodes[0].inboundLayers?.length ?? 1) !== 1) {
+    // Node 0 is the layer's place in the head itself (later nodes come from earlier joins): one input each = a chain.
+    if ((layer.inboundNodes[0]?.inboundLayers?.length ?? 1) !== 1) {
       throw new Error(`composeClassifier: head layer '${layer.name}' is not part of a simple chain; export the whole model with exportImageClassifier(model, ...) instead.`);
     }
     x = layer.apply(x) as tf.SymbolicTensor;
