@@ -9,7 +9,7 @@ SHELL := /bin/bash
 # OpenMP workers cost ~100-200 MB of peak RSS for no speed (native/README.md).
 export MALLOC_ARENA_MAX ?= 1
 
-.PHONY: setup course test bench jupyter clean
+.PHONY: setup course test bench jupyter demo clean
 setup:
 	@bash kernel-setup/setup.sh
 
@@ -25,6 +25,13 @@ bench: setup
 # Interactive Jupyter on the notebooks: loopback only, with a token (printed on start).
 jupyter:
 	@bash kernel-setup/jupyter.sh
+
+# The browser demo (built by `make course` into build/handouts/demo/): rebuild it from build/models/ and serve it on
+# 127.0.0.1 (PORT=8765 by default).
+PORT ?= 8765
+demo: setup
+	node tools/build_demo.mjs
+	node tools/serve_demo.mjs --port $(PORT)
 
 clean:
 	rm -rf build src/helpers/dist native/build

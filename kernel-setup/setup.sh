@@ -45,6 +45,8 @@ apt_install REQUIRED python3 jupyter-core jupyter-client python3-nbclient jupyte
 apt_install OPTIONAL dataset-fashion-mnist
 # The tests of the torchvision architectures and the .pth importer compare against PyTorch itself (test/helpers/torchvision*).
 apt_install OPTIONAL python3-torch python3-torchvision
+# The browser tests (demo page, interactive Jupyter) drive Debian's Chromium; npm packages cannot download one.
+apt_install REQUIRED chromium
 [ "${TL_WITH_LIBTORCH:-1}" = 1 ] && apt_install OPTIONAL libtorch-dev
 [ "${TL_WITH_JUPYTER_UI:-0}" = 1 ] && apt_install REQUIRED jupyter-notebook
 

@@ -143,7 +143,9 @@ def render_html(nb, dest: Path) -> str:
     return str(dest)
 
 
-def write_index(results: list[dict], out: Path, profile: str) -> None:
+def write_index(results: list[dict], out: Path, profile: str, demo_built: bool = False) -> None:
+    demo = ('<h2>In your browser</h2><p><a href="demo/index.html">The classifiers of chapters 3 and 4 as a web page</a>: '
+            'run <code>make demo</code> and open the URL it prints (the page loads its model over HTTP).</p>') if demo_built else ""
     rows = []
     for r in results:
         state = "ok" if r["ok"] else "FAILED"
@@ -154,9 +156,19 @@ def write_index(results: list[dict], out: Path, profile: str) -> None:
 table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}}</style></head>
 <body><h1>Transfer learning for image classification, in TypeScript</h1>
 <p>Executed handouts, profile <code>{html.escape(profile)}</code>, built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.</p>
-<table><tr><th>Chapter</th><th>Notebook</th><th>Status</th><th>Wall time (s)</th></tr>{''.join(rows)}</table></body></html>"""
+<table><tr><th>Chapter</th><th>Notebook</th><th>Status</th><th>Wall time (s)</th></tr>{''.join(rows)}</table>
+{demo}</body></html>"""
     (out / "handouts").mkdir(parents=True, exist_ok=True)
     (out / "handouts" / "index.html").write_text(page, encoding="utf-8")
+
+
+def build_demo(out: Path) -> bool:
+    """Build the browser demo (build/handouts/demo/) from the classifiers the notebooks exported; a failure is reported, not fatal."""
+    import subprocess
+    r = subprocess.run(["node", str(ROOT / "tools" / "build_demo.mjs"), "--out", str(out / "handouts" / "demo"),
+                        "--models", str(out / "models")], capture_output=True, text=True)
+    print((r.stdout + r.stderr).strip(), flush=True)
+    return r.returncode == 0
 
 
 def main(argv: list[str]) -> int:
@@ -199,7 +211,7 @@ def main(argv: list[str]) -> int:
     summary.parent.mkdir(parents=True, exist_ok=True)
     summary.write_text(json.dumps({"profile": args.profile, "notebooks": results}, indent=2))
     if not args.no_html:
-        write_index(results, out, args.profile)
+        write_index(results, out, args.profile, demo_built=build_demo(out))
         print(f"[course] handouts: {out / 'handouts' / 'index.html'}", flush=True)
     failed = [r["notebook"] for r in results if not r["ok"]]
     if failed:

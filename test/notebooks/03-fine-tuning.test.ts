@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { outputsByMime, runNotebook, TEST_BUILD, type NotebookRunOutput } from "./run-notebook";
-import { extractFeatures, hymenoptera, imageSamplesStream, loadBackbone } from "../../src/helpers";
+import { classifyImageFile, extractFeatures, hymenoptera, imageSamplesStream, loadBackbone, loadImageClassifier } from "../../src/helpers";
 
 let nb: NotebookRunOutput;
 beforeAll(async () => {
@@ -64,4 +64,19 @@ describe("03-fine-tuning (quick)", () => {
     expect((out.get("text/html") ?? []).join("")).toContain("best_val_acc");
     expect(nb.handout).toContain("fine-tune all layers");
   });
+
+  it("exports the fine-tuned model for the browser: one image-to-probabilities model that reproduces the notebook", async () => {
+    const exported = await loadImageClassifier(path.join(TEST_BUILD, "models", "ch3"));
+    expect(exported.model.inputs[0].shape).toEqual([null, 224, 224, 3]);
+    expect(exported.metadata.classes).toEqual(["ants", "bees"]);
+    expect(exported.metadata.metrics!.val_acc).toBeCloseTo(nb.results.metrics.finetune_val_acc, 9);
+    expect(exported.metadata.run?.notebook).toBe("03-fine-tuning");
+    // The exported model, fed by its own pipeline, scores what the notebook measured (one image of slack: another
+    // backend's rounding may tip an image that sits on the decision boundary).
+    const data = await hymenoptera();
+    let correct = 0;
+    for (const s of data.val.samples) if ((await classifyImageFile(exported, s.path)).index === s.label) correct++;
+    expect(Math.abs(correct - nb.results.metrics.finetune_val_acc * data.val.samples.length)).toBeLessThanOrEqual(1 + 1e-6);
+    expect(nb.handout).toContain("demo/index.html");
+  }, 300_000);
 });

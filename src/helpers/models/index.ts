@@ -9,3 +9,5 @@ export * from "./layerSelect";
 export * from "./zooChecksums";
 export * from "./pth";
 export * from "./torchvision";
+export * from "./classifierPipeline";
+export * from "./classifierExport";
