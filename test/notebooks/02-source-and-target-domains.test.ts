@@ -7,7 +7,8 @@
  * difference between two accuracies on that set is about 1.5 points.
  * Issue 22's target, the similar source 10 points over scratch at 10 labels/class, is not reached with the npm set's
  * 4,106 source digits (README, chapter 2's row): the band holds the measured behaviour instead, the similar source
- * clearly above scratch, and the dissimilar source not above the similar one (they differ by about one standard error).
+ * clearly above scratch, and the dissimilar source not above the similar one (measured +0.2 to +2.1 points apart, i.e.
+ * within about one standard error: at the conv-base cut the two sources transfer about equally well).
  * DANN (24 epochs, mean of seeds 1 and 2; the two baselines once, with seed 1) measured 29.9% -> 58.8% against 92.1%
  * target-supervised, i.e. 46.5% of the gap closed. The band is the issue's target: 10+ points over source-only and
  * 40% of the gap (seed 2 alone closes 38.6%, seed 1 55.0%, so the mean of two seeds is what makes the target hold).
@@ -20,7 +21,7 @@ let nb: NotebookRunOutput;
 let m: Record<string, number>;
 const TIMEOUT_S = 900;
 // Experiment 1's margin over scratch, in standard errors of the difference of two test-set accuracies (about 1.5
-// points): measured +3.6 to +4.9 points (mean of three seeds; two notebook runs, +3.6 and +4.0, and three development runs), so 1.5 standard errors (about 2.3 points).
+// points): measured +3.6 to +4.9 points (mean of three seeds; three notebook runs, +3.6, +3.8 and +4.0, and three development runs), so 1.5 standard errors (about 2.3 points).
 const BAND_SCRATCH = 1.5;
 beforeAll(async () => {
   nb = await runNotebook(STEM, TIMEOUT_S);
@@ -60,7 +61,8 @@ describe(`${STEM} (quick)`, () => {
     expect(m.digit_source_test_acc).toBeGreaterThanOrEqual(0.95); // the similar source itself is a good digit model
     expect(sim).toBeGreaterThanOrEqual(0.8);
     expect(sim - scr).toBeGreaterThan(BAND_SCRATCH * seDiff(sim, scr));
-    // Measured similar - dissimilar +1.2 points, within one standard error: asserted as "not worse than noise".
+    // Measured similar - dissimilar +0.2 to +2.1 points, within about one standard error: asserted as "not worse
+    // than noise".
     expect(sim - dis).toBeGreaterThan(-seDiff(sim, dis));
     expect(dis).toBeGreaterThan(scr - seDiff(dis, scr)); // clothing features are not worse than random weights
     expect(m.fewshot10_transfer_acc).toBe(dis); // the kept key is the Fashion-MNIST source
