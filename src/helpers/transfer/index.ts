@@ -6,3 +6,4 @@ export * from "./arrayFeatures";
 export * from "./dann";
 export * from "./weightChange";
 export * from "./stages";
+export * from "./trainAndScore";
