@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
+import { spawnSync } from "node:child_process";
 import sharp from "sharp";
 
 export function tmpDir(prefix = "tl-data-"): string {
@@ -182,4 +183,31 @@ export function makeStanfordListMat(files: string[], labels1: number[], compress
     return Buffer.concat([tag, z]);
   })() : v));
   return Buffer.concat([header, ...vars]);
+}
+
+/** Whether this process may mount a small tmpfs (root, and a container that allows it): the disk-full tests need one. */
+export function canMountTmpfs(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const probe = fs.mkdtempSync(path.join(process.env.TMPDIR ?? os.tmpdir(), "tl-mnt-"));
+  const ok = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]).status === 0;
+  if (ok) spawnSync("umount", [probe]);
+  fs.rmdirSync(probe);
+  return ok;
+}
+
+/**
+ * Fresh work folders for archive tests under one temp root (removed after the file's tests):
+ * `<case>/{archive, out/dest}`, the archive next to, not inside, out/.
+ */
+export function archiveWorkspace(prefix: string, hooks: { beforeAll(fn: () => void): void; afterAll(fn: () => void): void }) {
+  let dir = "";
+  let n = 0;
+  hooks.beforeAll(() => { dir = tmpDir(prefix); });
+  hooks.afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return (): { base: string; out: string; dest: string } => {
+    const base = path.join(dir, `case${n++}`);
+    const out = path.join(base, "out");
+    fs.mkdirSync(out, { recursive: true });
+    return { base, out, dest: path.join(out, "dataset") };
+  };
 }

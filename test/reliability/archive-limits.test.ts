@@ -9,21 +9,9 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArchiveError, extractArchive } from "../../src/helpers/fetch";
-import { makeTar, makeZip, tmpDir } from "../helpers/fixtures";
+import { makeTar, makeZip, canMountTmpfs, archiveWorkspace } from "../helpers/fixtures";
 
-let dir: string;
-let n = 0;
-beforeAll(() => {
-  dir = tmpDir("tl-archive2-");
-});
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function work(): { base: string; out: string; dest: string } {
-  const base = path.join(dir, `case${n++}`);
-  const out = path.join(base, "out");
-  fs.mkdirSync(out, { recursive: true });
-  return { base, out, dest: path.join(out, "dataset") };
-}
+const work = archiveWorkspace("tl-archive2-", { beforeAll, afterAll });
 const leftovers = (out: string) => fs.readdirSync(out).filter((f) => f.includes(".extract-"));
 
 /** A deflated zip of one entry of `size` zero bytes (python's zipfile: a second, independent zip writer). */
@@ -91,19 +79,12 @@ describe("permissions", () => {
 });
 
 // A 1 MiB tmpfs needs root (mount); elsewhere this block is skipped.
-const canMount = (() => {
-  if (process.getuid?.() !== 0) return false;
-  const probe = fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "tl-mnt-"));
-  const ok = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]).status === 0;
-  if (ok) spawnSync("umount", [probe]);
-  fs.rmdirSync(probe);
-  return ok;
-})();
+const canMount = canMountTmpfs();
 
 describe.skipIf(!canMount)("disk full during extraction (1 MiB tmpfs)", () => {
   let mnt: string;
   beforeAll(() => {
-    mnt = fs.mkdtempSync(path.join(dir, "mnt-"));
+    mnt = fs.mkdtempSync(path.join(work().base, "mnt-"));
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]);
   });
   afterAll(() => {
@@ -113,7 +94,7 @@ describe.skipIf(!canMount)("disk full during extraction (1 MiB tmpfs)", () => {
   for (const kind of ["tar.gz", "zip"] as const) {
     it(`reports ENOSPC for ${kind} and removes its temporary folder`, async () => {
       const big = Array.from({ length: 6 }, (_, i) => ({ name: `data/f${i}.bin`, body: Buffer.alloc(300 * 1024, i + 1) }));
-      const archive = path.join(dir, `full.${kind}`);
+      const archive = path.join(work().base, `full.${kind}`);
       fs.writeFileSync(archive, kind === "zip" ? makeZip(big) : zlib.gzipSync(makeTar(big)));
       const dest = path.join(mnt, `dataset-${kind}`);
       const e = await extractArchive(archive, dest).then(() => undefined, (x: unknown) => x);

@@ -7,22 +7,9 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArchiveError, extractArchive, listArchive } from "../../src/helpers/fetch";
-import { makeTar, makeZip, tmpDir, type TarEntrySpec, type ZipEntrySpec } from "../helpers/fixtures";
+import { makeTar, makeZip, type TarEntrySpec, type ZipEntrySpec, archiveWorkspace } from "../helpers/fixtures";
 
-let dir: string;
-let n = 0;
-beforeAll(() => {
-  dir = tmpDir("tl-archive-");
-});
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-/** A fresh work folder per case: <case>/{archive, out/dest}; the archive sits next to, not inside, out/. */
-function work(): { base: string; out: string; dest: string } {
-  const base = path.join(dir, `case${n++}`);
-  const out = path.join(base, "out");
-  fs.mkdirSync(out, { recursive: true });
-  return { base, out, dest: path.join(out, "dataset") };
-}
+const work = archiveWorkspace("tl-archive-", { beforeAll, afterAll });
 
 async function expectRefused(archive: string, dest: string, out: string, entry: string, why: RegExp): Promise<void> {
   const err = await extractArchive(archive, dest).then(() => undefined, (e: unknown) => e);

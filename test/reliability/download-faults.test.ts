@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DownloadError, ensureDownloaded, type DownloadOptions } from "../../src/helpers/fetch";
-import { tmpDir } from "../helpers/fixtures";
+import { tmpDir, canMountTmpfs } from "../helpers/fixtures";
 
 const V1 = crypto.randomBytes(64 * 1024);
 const V2 = crypto.randomBytes(64 * 1024);
@@ -202,14 +202,7 @@ describe("deadline and cancellation", () => {
 });
 
 // Beyond the list: a full disk while downloading is reported as such, not as network trouble retried 4 times.
-const canMount = (() => {
-  if (process.getuid?.() !== 0) return false;
-  const probe = fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "tl-mnt-"));
-  const ok = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]).status === 0;
-  if (ok) spawnSync("umount", [probe]);
-  fs.rmdirSync(probe);
-  return ok;
-})();
+const canMount = canMountTmpfs();
 describe.skipIf(!canMount)("disk full while downloading (1 MiB tmpfs)", () => {
   it("names ENOSPC and keeps the received bytes for a resume, without retrying", async () => {
     const big = crypto.randomBytes(2 * 1024 * 1024);
