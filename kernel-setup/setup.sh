@@ -45,6 +45,10 @@ apt_install REQUIRED python3 jupyter-core jupyter-client python3-nbclient jupyte
 apt_install OPTIONAL dataset-fashion-mnist
 [ "${TL_WITH_LIBTORCH:-1}" = 1 ] && apt_install OPTIONAL libtorch-dev
 [ "${TL_WITH_JUPYTER_UI:-0}" = 1 ] && apt_install REQUIRED jupyter-notebook
+# Notebook 6 and Chromium for interactive use and the browser test (test/browser/, puppeteer-core drives
+# Debian's Chromium; without them that test is skipped).
+apt_install OPTIONAL jupyter-notebook
+apt_install OPTIONAL chromium
 
 # --- npm dependencies ---------------------------------------------------------------------------
 # Only when node_modules is missing or older than the lockfile, so re-runs are instant.
@@ -85,4 +89,6 @@ else
   say "kernelspec tslab registered: $(jupyter kernelspec list | grep -w tslab)"
 fi
 rm -rf "$(dirname "$spec")"
+# kernel-setup/jupyter.sh skips set-up while this stamp is newer than its inputs.
+touch node_modules/.tl-setup-stamp
 say "ready"
