@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import * as yauzl from "yauzl";
+import { beginWork, InterruptedError, type Work } from "../display/interrupt";
 
 export class ArchiveError extends Error {
   readonly archive: string;
@@ -132,10 +133,10 @@ async function checkTar(file: string): Promise<void> {
   if (bad) throw bad;
 }
 
-async function extractTar(file: string, into: string): Promise<void> {
+async function extractTar(file: string, into: string, work?: Work): Promise<void> {
   await checkTar(file);
   const links = new Set<string>();
-  let bad: ArchiveError | undefined;
+  let bad: ArchiveError | InterruptedError | undefined;
   await tar.x({
     file,
     cwd: into,
@@ -149,6 +150,8 @@ async function extractTar(file: string, into: string): Promise<void> {
       // Throwing inside node-tar's filter would escape its promise; skip the entry and fail afterwards
       // (the temporary folder is then deleted).
       if (reason && !bad) bad = refuse(file, p, reason);
+      // Kernel > Interrupt: skip the remaining entries (the temporary folder is deleted).
+      if (work?.interrupted && !bad) bad = new InterruptedError(`extraction of ${path.basename(file)} stopped; nothing was kept, re-running the cell extracts again.`);
       return !reason && !bad;
     },
   });
@@ -188,7 +191,7 @@ async function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, limit: numbe
   return Buffer.concat(chunks);
 }
 
-async function extractZip(file: string, into: string): Promise<void> {
+async function extractZip(file: string, into: string, work?: Work): Promise<void> {
   // Pass 1: check every entry's name and type (symlink targets need the entry body, read in pass 2
   // before anything dangerous is created; we still refuse before writing any further file).
   const links = new Set<string>();
@@ -243,6 +246,7 @@ async function extractZip(file: string, into: string): Promise<void> {
       }
     }
     for (const entry of entries) {
+      await work?.checkpoint(() => `extracting ${path.basename(file)} (nothing was kept; re-running the cell extracts again)`);
       const out = path.join(into, entry.fileName);
       const kind = zipKind(entry);
       if (kind === "directory") {
@@ -298,9 +302,10 @@ export async function extractArchive(archive: string, dest: string, opts: Extrac
   }
   await fs.promises.mkdir(path.dirname(dest), { recursive: true });
   const tmp = await fs.promises.mkdtemp(path.join(path.dirname(dest), `.${path.basename(dest)}.extract-`));
+  const work = beginWork("extraction");
   try {
-    if (format === "zip") await extractZip(archive, tmp);
-    else await extractTar(archive, tmp);
+    if (format === "zip") await extractZip(archive, tmp, work);
+    else await extractTar(archive, tmp, work);
     let source = tmp;
     if (opts.subdir) {
       const segs = opts.subdir.split("/").filter(Boolean);
@@ -315,6 +320,7 @@ export async function extractArchive(archive: string, dest: string, opts: Extrac
     await fs.promises.rename(source, dest);
     return dest;
   } finally {
+    work.end();
     await fs.promises.rm(tmp, { recursive: true, force: true });
   }
 }

@@ -17,6 +17,7 @@ import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
 import * as lockfile from "proper-lockfile";
 import { ENV, cacheDir, offline } from "../config";
+import { beginWork, InterruptedError, isInterruptedError } from "../display/interrupt";
 
 export interface DownloadOptions {
   /** Expected SHA-256 (hex). A mismatch discards the file and throws, naming expected vs actual. */
@@ -300,8 +301,11 @@ async function attempt(
     }
   };
   report(true);
+  // Kernel > Interrupt: stop between chunks; the .part file stays, so a re-run resumes the download.
+  const work = beginWork("download");
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      if (work.interrupted) return cb(new InterruptedError(`download of ${path.basename(part).replace(/\.part$/, "")} stopped after ${received} bytes; re-running the cell resumes it.`));
       received += chunk.length;
       report(false);
       cb(null, chunk);
@@ -312,7 +316,10 @@ async function attempt(
   try {
     await pipeline(res, counter, fs.createWriteStream(part, { flags: append ? "a" : "w" }));
   } catch (e) {
+    if (isInterruptedError(e)) throw e;
     throw new RetryableError(`transfer interrupted after ${received} bytes: ${(e as Error).message}`);
+  } finally {
+    work.end();
   }
   report(true);
   // A server that closes cleanly but early (no chunked-encoding error) still leaves a short file.
