@@ -25,6 +25,10 @@ export class InterruptedError extends Error {
     // One readable line in the notebook: tslab prints `error.stack`, so leave out the frames.
     Object.defineProperty(this, "stack", { value: `Interrupted: ${message}`, enumerable: false, writable: true, configurable: true });
   }
+  /** console.error / util.inspect (what tslab prints): the line itself, without the brackets Node puts around frameless errors. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.stack ?? `Interrupted: ${this.message}`;
+  }
 }
 
 export function isInterruptedError(e: unknown): e is InterruptedError {
@@ -81,7 +85,13 @@ class WorkImpl implements Work {
  * Inside a tslab kernel this also installs the SIGINT routing (once per process).
  */
 export function beginWork(label: string): Work {
-  if (!installed && notebookDisplay()) installInterruptHandler();
+  if (!installed && !scheduled && notebookDisplay()) {
+    // Not now: a cell's synchronous part runs under vm's breakOnSigint, which takes the SIGINT listeners off
+    // while it runs and resets the signal's handler when it ends, so a listener added now would never fire (and
+    // the next Ctrl+C would kill the kernel). The first checkpoint's yield runs this.
+    scheduled = true;
+    setImmediate(installInterruptHandler);
+  }
   const w = new WorkImpl(label);
   active.add(w);
   return w;
@@ -103,6 +113,7 @@ export function requestInterrupt(): number {
 }
 
 let installed = false;
+let scheduled = false;
 let previous: ((signal: NodeJS.Signals) => void)[] = [];
 
 function onSigint(signal: NodeJS.Signals): void {
