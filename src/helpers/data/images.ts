@@ -5,6 +5,7 @@
  */
 import * as os from "node:os";
 import sharp from "sharp";
+import * as fs from "node:fs";
 
 /** torchvision's IMG_EXTENSIONS: the files ImageFolder takes (compared case-insensitively). */
 export const IMG_EXTENSIONS: readonly string[] = [".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"];
@@ -81,6 +82,10 @@ function open(input: string | Buffer) {
 export async function decodeImage(input: string | Buffer, opts: DecodeOptions = {}): Promise<DecodedRgbImage> {
   const label = typeof input === "string" ? input : "<buffer>";
   const size = sizeOf(opts.size);
+  // A wrong path is not a corrupt file: say only that it is missing.
+  if (typeof input === "string" && !fs.existsSync(input)) {
+    throw Object.assign(new Error(`Image file not found: ${input}`), { name: "ImageNotFoundError", code: "ENOENT", path: input });
+  }
   try {
     let img = open(input).rotate(); // no argument: orient from EXIF, then drop the tag
     if (opts.alpha === "drop") img = img.removeAlpha();
