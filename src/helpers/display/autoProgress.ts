@@ -3,9 +3,25 @@
  * in the headless notebook run (compact lines in the handout), but not in pipes such as the test runner's.
  */
 import { detectProgressMode, progress, trainingProgress, type Progress, type TrainingProgressCallbacks } from "./progress";
-import { isHeadless } from "./env";
+import { isHeadless, notebookDisplay } from "./env";
+
+/** Marks callbacks made by trainingProgress(), so a caller's own bar is not doubled by the automatic one. */
+export const PROGRESS_CALLBACKS = Symbol.for("tl.trainingProgress");
+
+/**
+ * The automatic bar's mode: in the headless run it is the notebook bar too (nbclient applies the in-place
+ * updates, so the handout keeps one compact final state, not a line per epoch); elsewhere `auto`.
+ */
+function autoMode(): "notebook" | "auto" {
+  return isHeadless() && notebookDisplay() ? "notebook" : "auto";
+}
 
 /** `show`: true/false forces; undefined means "where someone is watching" (see the file comment). */
+/** A training bar in the automatic mode (for helpers with their own loop, e.g. DANN). */
+export function autoTrainingProgress(opts: { epochs: number; batchesPerEpoch: number }): TrainingProgressCallbacks {
+  return trainingProgress({ mode: autoMode(), ...opts });
+}
+
 export function autoProgressEnabled(show?: boolean): boolean {
   if (show !== undefined) return show;
   return isHeadless() || detectProgressMode() !== "lines";
@@ -17,7 +33,8 @@ export function autoProgressEnabled(show?: boolean): boolean {
  */
 export function withTrainingProgress<C extends object>(extra: C | undefined, show?: boolean, label?: string): C | TrainingProgressCallbacks | undefined {
   if (!autoProgressEnabled(show)) return extra;
-  const bar = trainingProgress(label ? { label } : {});
+  if (extra && (extra as Record<symbol, unknown>)[PROGRESS_CALLBACKS]) return extra; // already a bar
+  const bar = trainingProgress({ mode: autoMode(), ...(label ? { label } : {}) });
   if (!extra) return bar;
   const both: Record<string, (...a: unknown[]) => unknown> = {};
   for (const k of ["onTrainBegin", "onBatchEnd", "onEpochEnd", "onTrainEnd"] as const) {
@@ -46,7 +63,7 @@ export function delayedProgress(opts: { total: number; label: string; show?: boo
       count += n;
       if (!enabled) return;
       if (!bar && (opts.show === true || Date.now() - start >= afterMs) && count < opts.total) {
-        bar = progress({ total: opts.total, label: opts.label });
+        bar = progress({ total: opts.total, label: opts.label, mode: autoMode() });
         bar.tick(count, metrics);
         return;
       }

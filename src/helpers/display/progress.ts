@@ -321,6 +321,8 @@ export function trainingProgress(opts: TrainingProgressOptions = {}): TrainingPr
   };
 
   return {
+    // Lets the long helpers see that the caller already passed a bar (display/autoProgress.ts).
+    [Symbol.for("tl.trainingProgress")]: true,
     onTrainBegin(info) {
       if (info?.epochs !== undefined && opts.epochs === undefined) totalEpochs = info.epochs;
       if (info?.numBatches !== undefined && opts.batchesPerEpoch === undefined) batchesPerEpoch = info.numBatches;

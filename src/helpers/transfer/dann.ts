@@ -20,8 +20,7 @@ import { gradientReversal } from "./gradientReversal";
 import { seededInitializer } from "../models/builders";
 import { releasingNativeBuffers } from "../backend";
 import { beginWork, InterruptedError, isInterruptedError, type Work } from "../display/interrupt";
-import { autoProgressEnabled } from "../display/autoProgress";
-import { trainingProgress } from "../display/progress";
+import { autoProgressEnabled, autoTrainingProgress } from "../display/autoProgress";
 
 /** lambda_p = 2 / (1 + exp(-gamma p)) - 1: 0 at p = 0, ~1 at p = 1. */
 export function dannLambda(p: number, gamma = 10): number {
@@ -200,7 +199,7 @@ async function trainDannOnce(nets: DannNetworks | Pick<DannNetworks, "featureExt
   const history: DannHistory = { epochs: [], steps: 0, seconds: 0 };
   let step = 0;
   let epoch = 0;
-  const bar = autoProgressEnabled(opts.progress) ? trainingProgress({ epochs: opts.epochs, batchesPerEpoch: opts.source.numBatches }) : undefined;
+  const bar = autoProgressEnabled(opts.progress) ? autoTrainingProgress({ epochs: opts.epochs, batchesPerEpoch: opts.source.numBatches }) : undefined;
   bar?.onTrainBegin({ epochs: opts.epochs, numBatches: opts.source.numBatches });
   try {
     for (; epoch < opts.epochs; epoch++) {
