@@ -2,6 +2,7 @@
 import * as path from "node:path";
 import * as os from "node:os";
 import { inspect } from "node:util";
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { decodeImage } from "../../src/helpers/data";
 import { InterruptedError, beginWork, requestInterrupt, activeWork } from "../../src/helpers/display";
@@ -37,5 +38,19 @@ describe("learner-facing messages", () => {
     const later = beginWork("later");
     await expect(later.checkpoint()).resolves.toBeUndefined(); // an old interrupt does not leak into new work
     later.end();
+  });
+
+  it("in a kernel, errors show the message and the cell's frames without tslab's or Node's internals", () => {
+    // In a child: the format is process-wide (installed when the helpers load in a tslab kernel).
+    const script = `
+      require(${JSON.stringify(path.resolve(__dirname, "../../src/helpers/dist/display/errors.js"))}).installCellErrorFormat();
+      const vm = require("node:vm");
+      try { vm.runInThisContext("(function () {\\n  [1].map(() => { throw new Error('boom'); });\\n})()", { breakOnSigint: true }); }
+      catch (e) { console.log(e.stack); }`;
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toContain("Error: boom"); // (after the source line Node shows for errors thrown by a vm script)
+    expect(lines).toContain("    at the cell");
+    expect(r.stdout.slice(r.stdout.indexOf("Error: boom"))).not.toMatch(/evalmachine|node:vm|sigintHandlersWrap/);
   });
 });

@@ -84,7 +84,10 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
   const size = sizeOf(opts.size);
   // A wrong path is not a corrupt file: say only that it is missing.
   if (typeof input === "string" && !fs.existsSync(input)) {
-    throw Object.assign(new Error(`Image file not found: ${input}`), { name: "ImageNotFoundError", code: "ENOENT", path: input });
+    const err = new Error(`Image file not found: ${input}`);
+    // non-enumerable, so a notebook prints only the message line (and the cell's frames)
+    Object.defineProperties(err, { code: { value: "ENOENT" }, path: { value: input } });
+    throw err;
   }
   try {
     let img = open(input).rotate(); // no argument: orient from EXIF, then drop the tag

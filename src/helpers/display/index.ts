@@ -13,3 +13,4 @@ export type { Progress, ProgressOptions, ProgressMode, ProgressMetrics, OutStrea
 export { beginWork, activeWork, requestInterrupt, installInterruptHandler, InterruptedError, isInterruptedError } from "./interrupt";
 export type { Work } from "./interrupt";
 export { autoProgressEnabled } from "./autoProgress";
+export { installCellErrorFormat } from "./errors";
