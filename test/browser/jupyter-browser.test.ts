@@ -14,6 +14,10 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "puppeteer-core";
 
+// The page's globals, for the functions page.evaluate runs in the browser (this file is compiled without the DOM lib).
+declare const window: any;
+declare const document: { querySelectorAll(sel: string): ArrayLike<any> & Iterable<any> };
+
 const ROOT = path.resolve(__dirname, "../..");
 const CHROMIUM = process.env.TL_CHROMIUM ?? "/usr/bin/chromium";
 const SHOTS = path.join(ROOT, "build", "browser");
@@ -82,7 +86,7 @@ async function openNotebook(name: string): Promise<Page> {
 function cellStates(page: Page) {
   return page.evaluate(() => {
     const J = (window as any).Jupyter;
-    return J.notebook.get_cells().filter((c: any) => c.cell_type === "code").map((c: any) => ({
+    return (J.notebook.get_cells() as any[]).filter((c) => c.cell_type === "code").map((c) => ({
       prompt: c.input_prompt_number as number | string | undefined,
       status: c.__tlStatus as string | undefined,
       errors: (c.output_area.outputs as any[])
@@ -157,7 +161,7 @@ describe.skipIf(missing.length > 0)("Jupyter Notebook in Chromium", () => {
     expect(states.flatMap((c, i) => c.errors.map((e) => `cell ${i + 1}: ${e}`))).toEqual([]);
     expect(states.map((c) => c.status)).toEqual(states.map(() => "ok"));
     const images = await page.evaluate(() =>
-      Array.from(document.querySelectorAll<HTMLImageElement>(".output_area img"), (img) => ({ complete: img.complete, width: img.naturalWidth })),
+      Array.from(document.querySelectorAll(".output_area img"), (img: { complete: boolean; naturalWidth: number }) => ({ complete: img.complete, width: img.naturalWidth })),
     );
     expect(images.length).toBeGreaterThanOrEqual(3); // two image grids and a chart
     expect(images.filter((i) => !i.complete || i.width === 0)).toEqual([]);
