@@ -105,6 +105,13 @@ function executeCell(page: Page, index: number) {
   }, index);
 }
 
+/** Notebook scrolls inside #site, so a full-page shot needs a viewport as tall as the notebook. */
+async function screenshotWhole(page: Page, name: string) {
+  const h = await page.evaluate(() => (window as any).document.querySelector("#notebook")?.scrollHeight ?? 1000);
+  await page.setViewport({ width: 1280, height: Math.min(12000, Math.max(1000, Math.ceil(h) + 200)) });
+  await page.screenshot({ path: path.join(SHOTS, name) });
+}
+
 const kernelIdle = (page: Page) => page.evaluate(() => (window as any).Jupyter.notebook.kernel_busy === false);
 
 describe.skipIf(missing.length > 0)("Jupyter Notebook in Chromium", () => {
@@ -157,7 +164,7 @@ describe.skipIf(missing.length > 0)("Jupyter Notebook in Chromium", () => {
       const s = await cellStates(page);
       return s.every((c) => typeof c.prompt === "number") && (await kernelIdle(page)) ? s : undefined;
     }, 500);
-    await page.screenshot({ path: path.join(SHOTS, "00-setup.png"), fullPage: true });
+    await screenshotWhole(page, "00-setup.png");
     expect(states.flatMap((c, i) => c.errors.map((e) => `cell ${i + 1}: ${e}`))).toEqual([]);
     expect(states.map((c) => c.status)).toEqual(states.map(() => "ok"));
     const images = await page.evaluate(() =>
@@ -192,7 +199,7 @@ describe.skipIf(missing.length > 0)("Jupyter Notebook in Chromium", () => {
     expect(await progressHtml(), "no progress update after the interrupt").toBe(finalBar);
     await executeCell(page, 2);
     await waitFor("the next cell's answer", 5_000, async () => (await cellStates(page))[2].text.includes("answer 42"), 50);
-    await page.screenshot({ path: path.join(SHOTS, "interrupt.png"), fullPage: true });
+    await screenshotWhole(page, "interrupt.png");
     await page.close();
   }, 180_000);
 
