@@ -43,7 +43,11 @@ function interruptChild(batch: number, kind: string, afterMs = 1500): Promise<{ 
       }
     });
     child.stderr.on("data", (d) => (err += d));
-    child.on("exit", (code) => {
+    // A starved event loop never runs the SIGINT handler: fail clearly and leave no process behind.
+    const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("exit", (code, signal) => {
+      clearTimeout(guard);
+      if (signal === "SIGKILL") return reject(new Error(`the child did not stop within 30 s of SIGINT: the interrupt never reached the work\n${err}`));
       const last = out.trim().split("\n").pop() ?? "";
       try {
         const report = JSON.parse(last) as ChildReport;
