@@ -18,6 +18,7 @@ beforeAll(() => {
 });
 
 interface ChildReport {
+  backend: string;
   stoppedAt: number;
   signalAt: number;
   signalSeen: boolean;
@@ -27,9 +28,10 @@ interface ChildReport {
 }
 
 /** Start the child, send SIGINT `afterMs` after it is ready; resolve with its report and the latency from kill to stop. */
-function interruptChild(batch: number, kind: string, afterMs = 1500): Promise<{ report: ChildReport; latencyMs: number }> {
+function interruptChild(batch: number, kind: string, afterMs = 1500, backend?: string): Promise<{ report: ChildReport; latencyMs: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, DIST, String(batch), kind], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const env = { ...process.env, TL_BACKEND: backend ?? "" };
+    const child = spawn(process.execPath, [CHILD, DIST, String(batch), kind], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env });
     let out = "";
     let err = "";
     let killedAt = 0;
@@ -81,6 +83,19 @@ describe("Kernel > Interrupt reaches the long helpers", () => {
     expect(report.batchAfterStop).toBe(false);
     expect(latencyMs).toBeLessThan(1000);
   }, 60_000);
+
+  // The native addon is optional (libtorch); wasm always exists.
+  const torchBuilt = fs.existsSync(path.join(ROOT, "native", "build")) && fs.readdirSync(path.join(ROOT, "native", "build"), { recursive: true }).some((f) => String(f).endsWith(".node"));
+  for (const backend of ["wasm", ...(torchBuilt ? ["torch"] : [])]) {
+    it(`trainModel on the ${backend} backend stops within a second too`, async () => {
+      const { report, latencyMs } = await interruptChild(32, "train", 1500, backend);
+      console.log(`interrupt latency, training batch 32 on ${report.backend}: ${latencyMs} ms (kill -> stopped; machine shared)`);
+      expect(report.backend).toBe(backend);
+      expect(report.error?.name).toBe("Interrupted");
+      expect(report.batchAfterStop).toBe(false);
+      expect(latencyMs).toBeLessThan(1000);
+    }, 60_000);
+  }
 
   it("with no helper work running, the interrupt goes to the kernel's own handler", async () => {
     const { report } = await interruptChild(8, "idle", 300);
