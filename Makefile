@@ -23,8 +23,10 @@ bench: setup
 	npm run bench
 
 # Interactive Jupyter on the notebooks: loopback only, with a token (printed on start).
+# Extra options for `jupyter notebook`: make jupyter ARGS="--port 9999"
+ARGS ?=
 jupyter:
-	@bash kernel-setup/jupyter.sh
+	@bash kernel-setup/jupyter.sh $(ARGS)
 
 # The browser demo (built by `make course` into build/handouts/demo/): rebuild it from build/models/ and serve it on
 # 127.0.0.1 (PORT=8765 by default).

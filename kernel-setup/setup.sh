@@ -45,10 +45,12 @@ apt_install REQUIRED python3 jupyter-core jupyter-client python3-nbclient jupyte
 apt_install OPTIONAL dataset-fashion-mnist
 # The tests of the torchvision architectures and the .pth importer compare against PyTorch itself (test/helpers/torchvision*).
 apt_install OPTIONAL python3-torch python3-torchvision
-# The browser tests (demo page, interactive Jupyter) drive Debian's Chromium; npm packages cannot download one.
-apt_install REQUIRED chromium
 [ "${TL_WITH_LIBTORCH:-1}" = 1 ] && apt_install OPTIONAL libtorch-dev
 [ "${TL_WITH_JUPYTER_UI:-0}" = 1 ] && apt_install REQUIRED jupyter-notebook
+# Notebook 6 and Chromium for interactive use and the browser tests (test/browser/: puppeteer-core drives Debian's
+# Chromium, since npm packages cannot download one; without them those tests are skipped, and fail in CI).
+apt_install OPTIONAL jupyter-notebook
+apt_install OPTIONAL chromium
 
 # --- npm dependencies ---------------------------------------------------------------------------
 # Only when node_modules is missing or older than the lockfile, so re-runs are instant.
@@ -89,4 +91,6 @@ else
   say "kernelspec tslab registered: $(jupyter kernelspec list | grep -w tslab)"
 fi
 rm -rf "$(dirname "$spec")"
+# kernel-setup/jupyter.sh skips set-up while this stamp is newer than its inputs.
+touch node_modules/.tl-setup-stamp
 say "ready"

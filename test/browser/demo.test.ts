@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tl from "../../src/helpers";
-import { launchChromium } from "./chromium";
+import { launchChromium, missingForBrowserTests } from "./chromium";
 // @ts-expect-error plain ESM build scripts without type declarations
 import { buildDemo } from "../../tools/build_demo.mjs";
 // @ts-expect-error plain ESM build scripts without type declarations
@@ -71,7 +71,7 @@ describe("exported classifier", () => {
   });
 });
 
-describe("browser demo in Chromium", () => {
+describe.skipIf(missingForBrowserTests().length > 0)("browser demo in Chromium", () => {
   it("matches Node's predictions on 8 validation photos, offline", async () => {
     const out = path.join(tmp, "site");
     const entries = await buildDemo({ out, modelDirs: [modelDir] });

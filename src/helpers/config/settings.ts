@@ -60,6 +60,7 @@ export const SETTINGS: readonly Setting[] = [
   setting("TL_WITH_LIBTORCH", "on", onOff, "set-up", "`0`: the set-up does not install `libtorch-dev` (the native kernels are then skipped)"),
   setting("TL_WITH_JUPYTER_UI", "off", onOff, "set-up", "`1`: the set-up also installs `jupyter-notebook` (`make jupyter` sets it)"),
   setting("TL_SKIP_SETUP", "off", onOff, "set-up", "`1`: `make jupyter` skips the set-up step"),
+  setting("TL_FORCE_SETUP", "off", onOff, "set-up", "`1`: `make jupyter` runs the set-up even when its stamp says it is current"),
   setting("TL_KERNEL_PREFIX", "unset (`--user`)", path, "set-up", "register the `tslab` kernelspec under this prefix instead of the user's"),
 ];
 

@@ -10,3 +10,7 @@ export { table, Table } from "./table";
 export type { CellFormat, TableColumn, TableOptions } from "./table";
 export { progress, trainingProgress, detectProgressMode } from "./progress";
 export type { Progress, ProgressOptions, ProgressMode, ProgressMetrics, OutStream, TrainingProgressCallbacks, TrainingProgressOptions } from "./progress";
+export { beginWork, activeWork, requestInterrupt, installInterruptHandler, InterruptedError, isInterruptedError } from "./interrupt";
+export type { Work } from "./interrupt";
+export { autoProgressEnabled } from "./autoProgress";
+export { installCellErrorFormat } from "./errors";

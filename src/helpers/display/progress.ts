@@ -123,7 +123,9 @@ class ProgressState {
     return `${this.label ? this.label + " " : ""}${String(this.count).padStart(w)}/${this.total} ${pct} | ${time}${m ? " | " + m : ""}`;
   }
   html(finished: boolean): string {
-    const time = finished ? `done in ${formatDuration(this.elapsed())}` : `${formatDuration(this.elapsed())} &lt; ${formatDuration(this.eta())}`;
+    const time = finished
+      ? this.count < this.total ? `stopped after ${formatDuration(this.elapsed())}` : `done in ${formatDuration(this.elapsed())}`
+      : `${formatDuration(this.elapsed())} &lt; ${formatDuration(this.eta())}`;
     const m = formatMetrics(this.metrics);
     return (
       `<div style="font-family:monospace;font-size:12px;line-height:1.6;white-space:pre">` +
@@ -291,7 +293,9 @@ export function trainingProgress(opts: TrainingProgressOptions = {}): TrainingPr
     const t = now();
     if (!force && t - lastRender < throttleMs) return;
     lastRender = t;
-    const inner = batches && !ended && batches.total > 0 ? batches.html(false) : "";
+    // Stopped mid-epoch (interrupt, error): keep the epoch's batch count in the final state.
+    const stoppedMidEpoch = ended && batches && batches.count > 0 && epochs!.count < epochs!.total;
+    const inner = batches && batches.total > 0 && (!ended || stoppedMidEpoch) ? batches.html(ended) : "";
     display!.html(`<div>${epochs!.html(ended)}${inner}</div>`);
   };
   const begin = (startEpoch = 0) => {
@@ -317,6 +321,8 @@ export function trainingProgress(opts: TrainingProgressOptions = {}): TrainingPr
   };
 
   return {
+    // Lets the long helpers see that the caller already passed a bar (display/autoProgress.ts).
+    [Symbol.for("tl.trainingProgress")]: true,
     onTrainBegin(info) {
       if (info?.epochs !== undefined && opts.epochs === undefined) totalEpochs = info.epochs;
       if (info?.numBatches !== undefined && opts.batchesPerEpoch === undefined) batchesPerEpoch = info.numBatches;

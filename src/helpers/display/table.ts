@@ -65,6 +65,9 @@ export function formatCell(value: unknown, format: CellFormat = "auto", digits?:
       return value.toFixed(digits ?? 3);
     default:
       if (Number.isInteger(value) || !Number.isFinite(value)) return String(value);
+      // Small numbers (learning rates, weight decays) keep their significant digits: 2e-5, not 0.000.
+      if (digits === undefined && Math.abs(value) < 1e-3) return Number(value.toPrecision(3)).toExponential();
+      if (digits === undefined && Math.abs(value) < 0.01) return String(Number(value.toPrecision(3)));
       return value.toFixed(digits ?? (Math.abs(value) >= 100 ? 1 : 3));
   }
 }

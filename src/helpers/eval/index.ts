@@ -4,6 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BatchStream } from "../types";
+import { beginWork } from "../display/interrupt";
 
 type Labels = ArrayLike<number>;
 /** Per-sample score rows: probs[i][c]. */
@@ -194,13 +195,22 @@ export async function predictScores(model: tf.LayersModel, data: BatchStream | t
   }
   const scores: number[][] = [];
   const labels: number[] = [];
-  for await (const b of data.iterate(0)) {
-    const p = model.predict(b.x) as tf.Tensor;
-    scores.push(...((await p.array()) as number[][]));
-    if (b.y.rank === 1) labels.push(...Array.from(await b.y.data()));
-    p.dispose();
-    b.x.dispose();
-    b.y.dispose();
+  // Kernel > Interrupt: checked (and the event loop given a turn) after every batch; see display/interrupt.ts.
+  const work = beginWork("prediction");
+  try {
+    let done = 0;
+    for await (const b of data.iterate(0)) {
+      const p = model.predict(b.x) as tf.Tensor;
+      scores.push(...((await p.array()) as number[][]));
+      if (b.y.rank === 1) labels.push(...Array.from(await b.y.data()));
+      p.dispose();
+      b.x.dispose();
+      b.y.dispose();
+      done++;
+      await work.checkpoint(() => `at batch ${done}/${data.numBatches} (re-running the cell predicts again)`);
+    }
+  } finally {
+    work.end();
   }
   return { scores, labels: labels.length ? labels : undefined };
 }

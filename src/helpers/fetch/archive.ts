@@ -18,6 +18,7 @@ import * as tar from "tar";
 import * as yauzl from "yauzl";
 import { ENV } from "../config";
 import { diskProblem, removeStaleTemps, removeTemp } from "./staleTemp";
+import { beginWork, InterruptedError, type Work } from "../display/interrupt";
 
 export class ArchiveError extends Error {
   readonly archive: string;
@@ -168,10 +169,10 @@ async function checkTar(file: string, opts: ExtractOptions = {}): Promise<void> 
   checkTotal(file, total, opts);
 }
 
-async function extractTar(file: string, into: string, opts: ExtractOptions = {}): Promise<void> {
+async function extractTar(file: string, into: string, opts: ExtractOptions = {}, work?: Work): Promise<void> {
   await checkTar(file, opts);
   const links = new Set<string>();
-  let bad: ArchiveError | undefined;
+  let bad: ArchiveError | InterruptedError | undefined;
   await tar.x({
     file,
     cwd: into,
@@ -187,6 +188,8 @@ async function extractTar(file: string, into: string, opts: ExtractOptions = {})
       if (reason && !bad) bad = refuse(file, p, reason);
       // Plain permissions: no setuid/setgid/sticky bits from the archive, even when extracting as root.
       if (typeof e.mode === "number") e.mode &= 0o777;
+      // Kernel > Interrupt: skip the remaining entries (the temporary folder is deleted).
+      if (work?.interrupted && !bad) bad = new InterruptedError(`extraction of ${path.basename(file)} stopped; nothing was kept, re-running the cell extracts again.`);
       return !reason && !bad;
     },
   });
@@ -226,7 +229,7 @@ async function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, limit: numbe
   return Buffer.concat(chunks);
 }
 
-async function extractZip(file: string, into: string, opts: ExtractOptions = {}): Promise<void> {
+async function extractZip(file: string, into: string, opts: ExtractOptions = {}, work?: Work): Promise<void> {
   // Pass 1: check every entry's name and type (symlink targets need the entry body, read in pass 2
   // before anything dangerous is created; we still refuse before writing any further file).
   const links = new Set<string>();
@@ -286,6 +289,7 @@ async function extractZip(file: string, into: string, opts: ExtractOptions = {})
       }
     }
     for (const entry of entries) {
+      await work?.checkpoint(() => `extracting ${path.basename(file)} (nothing was kept; re-running the cell extracts again)`);
       const out = path.join(into, entry.fileName);
       const kind = zipKind(entry);
       if (kind === "directory") {
@@ -344,10 +348,11 @@ export async function extractArchive(archive: string, dest: string, opts: Extrac
   const prefix = `.${path.basename(dest)}.extract-`;
   removeStaleTemps(path.dirname(dest), prefix);
   const tmp = await fs.promises.mkdtemp(path.join(path.dirname(dest), `${prefix}${process.pid}-`));
+  const work = beginWork("extraction");
   try {
     try {
-      if (format === "zip") await extractZip(archive, tmp, opts);
-      else await extractTar(archive, tmp, opts);
+      if (format === "zip") await extractZip(archive, tmp, opts, work);
+      else await extractTar(archive, tmp, opts, work);
     } catch (e) {
       const disk = diskProblem(e);
       if (!disk) throw e;
@@ -368,6 +373,7 @@ export async function extractArchive(archive: string, dest: string, opts: Extrac
     await fs.promises.rename(source, dest);
     return dest;
   } finally {
+    work.end();
     await removeTemp(tmp);
   }
 }

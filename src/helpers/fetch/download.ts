@@ -20,6 +20,7 @@ import { diskProblem } from "./staleTemp";
 import { knownDownload, type KnownDownload } from "./registry";
 import { DownloadError, notInCacheMessage, type DownloadErrorCode } from "./errors";
 import { expectsHtml, fileSize, looksLikeHtml, verify } from "./verify";
+import { beginWork, InterruptedError, isInterruptedError } from "../display/interrupt";
 
 export interface DownloadOptions {
   /** Expected SHA-256 (hex). A mismatch discards the file and throws, naming expected vs actual. */
@@ -262,8 +263,11 @@ async function attempt(
     }
   };
   report(true);
+  // Kernel > Interrupt: stop between chunks; the .part file stays, so a re-run resumes the download.
+  const work = beginWork("download");
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      if (work.interrupted) return cb(new InterruptedError(`download of ${path.basename(part).replace(/\.part$/, "")} stopped after ${received} bytes; re-running the cell resumes it.`));
       received += chunk.length;
       report(false);
       cb(null, chunk);
@@ -274,6 +278,7 @@ async function attempt(
   try {
     await pipeline(res, counter, fs.createWriteStream(part, { flags: append ? "a" : "w" }), { signal });
   } catch (e) {
+    if (isInterruptedError(e)) throw e;
     const disk = diskProblem(e);
     if (disk) {
       // Retrying cannot help, and "network trouble" would send the user looking in the wrong place.
@@ -281,6 +286,8 @@ async function attempt(
         `free space (or make the folder writable), or set ${ENV.cacheDir} to a folder on a disk with room, and run again to resume.`);
     }
     throw new RetryableError(`transfer interrupted after ${received} bytes: ${(e as Error).message}`);
+  } finally {
+    work.end();
   }
   report(true);
   await new Promise((r) => setImmediate(r));

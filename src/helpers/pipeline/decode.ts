@@ -5,6 +5,7 @@
  */
 import * as os from "node:os";
 import sharp from "sharp";
+import * as fs from "node:fs";
 
 /** torchvision's IMG_EXTENSIONS: the files ImageFolder takes (compared case-insensitively). */
 export const IMG_EXTENSIONS: readonly string[] = [".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"];
@@ -81,6 +82,13 @@ function open(input: string | Buffer) {
 export async function decodeImage(input: string | Buffer, opts: DecodeOptions = {}): Promise<DecodedRgbImage> {
   const label = typeof input === "string" ? input : "<buffer>";
   const size = sizeOf(opts.size);
+  // A wrong path is not a corrupt file: say only that it is missing.
+  if (typeof input === "string" && !fs.existsSync(input)) {
+    const err = new Error(`Image file not found: ${input}`);
+    // non-enumerable, so a notebook prints only the message line (and the cell's frames)
+    Object.defineProperties(err, { code: { value: "ENOENT" }, path: { value: input } });
+    throw err;
+  }
   try {
     let img = open(input).rotate(); // no argument: orient from EXIF, then drop the tag
     if (opts.alpha === "drop") img = img.removeAlpha();

@@ -23,6 +23,8 @@ import {
 } from "./checkpoint";
 import { checkCheckpointDirWritable } from "./durable";
 import { removeStaleTemps } from "../fetch/staleTemp";
+import { beginWork, isInterruptedError, InterruptedError } from "../display/interrupt";
+import { withTrainingProgress } from "../display/autoProgress";
 
 /** (yTrue, yPred) -> scalar loss. yTrue is one-hot / multi-hot float32 [B, C]. */
 export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar;
@@ -74,6 +76,8 @@ export interface TrainOptions {
   /** Seed of the in-step PRNG (dropout). Default 42. */
   seed?: number;
   callbacks?: TrainingCallbacks;
+  /** Show the training progress bar (default: in a notebook, a terminal or the headless run; not in pipes). */
+  progress?: boolean;
 }
 
 const EPS = 1e-7;
@@ -163,7 +167,33 @@ function trainsConvolutions(target: TrainTarget): boolean {
   return trainsConv(target.layers);
 }
 
-async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: TrainOptions): Promise<TrainingHistory> {
+async function trainModelOnce(target: TrainTarget, train: BatchStream, optsIn: TrainOptions): Promise<TrainingHistory> {
+  const opts: TrainOptions = { ...optsIn, callbacks: withTrainingProgress(optsIn.callbacks, optsIn.progress) as TrainingCallbacks | undefined };
+  // Kernel > Interrupt: checked (and the event loop given a turn) after every batch; see display/interrupt.ts.
+  const work = beginWork("training");
+  try {
+    return await trainModelLoop(target, train, opts, work);
+  } finally {
+    work.end();
+  }
+}
+
+/** The one line a notebook shows when training is interrupted: where, what the model holds, how to go on. */
+function interruptedTrainingMessage(opts: TrainOptions, epoch: number, batch: number, numBatches: number, completed: number): string {
+  const at = completed > epoch ? `after epoch ${completed}/${opts.epochs}` : `at epoch ${epoch + 1}/${opts.epochs}, batch ${batch}/${numBatches}`;
+  const holds =
+    batch > 0 && completed <= epoch
+      ? `the model holds the weights after batch ${batch} of epoch ${epoch + 1} (${completed} complete epoch${completed === 1 ? "" : "s"})`
+      : `the model holds the weights after ${completed} complete epoch${completed === 1 ? "" : "s"}`;
+  const next = opts.checkpointDir
+    ? completed > 0
+      ? `re-running this cell resumes from the checkpoint of epoch ${completed} in ${opts.checkpointDir}`
+      : `re-running this cell starts again from epoch 1 (no epoch completed, so no checkpoint yet)`
+    : `re-running this cell trains these weights for ${opts.epochs} more epochs (pass checkpointDir to resume from the last completed epoch instead)`;
+  return `training stopped ${at}: ${holds}; ${next}.`;
+}
+
+async function trainModelLoop(target: TrainTarget, train: BatchStream, opts: TrainOptions, work: ReturnType<typeof beginWork>): Promise<TrainingHistory> {
   // Refusals that need no tensors come first, before the optimizer (which owns tensors) exists.
   if (train.numBatches === 0) {
     throw new Error(
@@ -240,13 +270,15 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
   };
   const lrOf = (name: string) => (opt instanceof GroupedOptimizer ? opt.lrFor(name) ?? 0 : baseLr * lastFactor);
 
+  let epoch = startEpoch;
+  let batch = 0;
   try {
-    for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
+    for (; epoch < opts.epochs; epoch++) {
       const t0 = Date.now();
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
-      let batch = 0;
+      batch = 0;
       for await (const b of train.iterate(epoch)) {
         const bs = b.x.shape[0];
         const factor = opts.schedule ? opts.schedule({ epoch, step: epoch * train.numBatches + batch, stepsPerEpoch: train.numBatches, epochs: opts.epochs }) : 1;
@@ -296,11 +328,12 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
         seen += bs;
         await opts.callbacks?.onBatchEnd?.({ epoch, batch, numBatches: train.numBatches, loss: lossV, lr: baseLr * factor });
         batch++;
+        await work.checkpoint();
       }
       if (batch === 0) throw new Error(`trainModel: epoch ${epoch + 1} yielded no batches although the data reports ${train.numBatches}; the data stream is empty. Check the dataset.`);
       const logs: EpochLogs = { epoch, loss: lossSum / Math.max(1, seen), acc: correct / Math.max(1, seen), lr: baseLr * (Number.isNaN(lastFactor) ? 1 : lastFactor), seconds: 0 };
       if (opts.validation) {
-        const v = await evaluateLoss(target, opts.validation, { loss: lossKind, fromLogits, numClasses });
+        const v = await evaluateLoss(target, opts.validation, { loss: lossKind, fromLogits, numClasses, work });
         logs.val_loss = v.loss;
         logs.val_acc = v.acc;
       }
@@ -328,11 +361,17 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
       }
       await opts.callbacks?.onEpochEnd?.(logs, history);
       if (stop) break;
+      await work.checkpoint();
     }
     if (opts.restoreBestWeights && bestWeights) {
       const vars2 = stateTensors(target);
       bestWeights.forEach((t, i) => vars2[i].variable.assign(t));
     }
+  } catch (e) {
+    if (!isInterruptedError(e)) throw e;
+    // Show the stopped state once (no further progress updates), then end the cell with one line.
+    await opts.callbacks?.onTrainEnd?.(history);
+    throw new InterruptedError(interruptedTrainingMessage(opts, epoch, batch, train.numBatches, history.epochs.length));
   } finally {
     // also on a crash (e.g. a callback throws): free what this call allocated
     bestWeights?.forEach((t) => t.dispose());
@@ -347,7 +386,21 @@ async function trainModelOnce(target: TrainTarget, train: BatchStream, opts: Tra
 export async function evaluateLoss(
   target: TrainTarget,
   data: BatchStream,
-  opts: { loss?: "categoricalCrossentropy" | "binaryCrossentropy" | LossFn; fromLogits?: boolean; numClasses?: number } = {},
+  opts: { loss?: "categoricalCrossentropy" | "binaryCrossentropy" | LossFn; fromLogits?: boolean; numClasses?: number; work?: ReturnType<typeof beginWork> } = {},
+): Promise<{ loss: number; acc: number }> {
+  const work = opts.work ?? beginWork("evaluation");
+  try {
+    return await evaluateLossLoop(target, data, opts, work);
+  } finally {
+    if (!opts.work) work.end();
+  }
+}
+
+async function evaluateLossLoop(
+  target: TrainTarget,
+  data: BatchStream,
+  opts: { loss?: "categoricalCrossentropy" | "binaryCrossentropy" | LossFn; fromLogits?: boolean; numClasses?: number },
+  work: ReturnType<typeof beginWork>,
 ): Promise<{ loss: number; acc: number }> {
   const kind = opts.loss ?? "categoricalCrossentropy";
   const fromLogits = opts.fromLogits ?? false;
@@ -368,6 +421,7 @@ export async function evaluateLoss(
     c.dispose();
     b.x.dispose();
     b.y.dispose();
+    await work.checkpoint(() => "during validation");
   }
   return { loss: lossSum / Math.max(1, n), acc: correct / Math.max(1, n) };
 }

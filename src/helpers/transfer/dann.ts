@@ -18,6 +18,8 @@ import { createOptimizer, setOptimizerLearningRate, type OptimizerSpec } from ".
 import { gradientReversal } from "./gradientReversal";
 import { seededInitializer } from "../models/builders";
 import { releasingNativeBuffers } from "../backend";
+import { beginWork, InterruptedError, isInterruptedError, type Work } from "../display/interrupt";
+import { autoProgressEnabled, autoTrainingProgress } from "../display/autoProgress";
 
 /** lambda_p = 2 / (1 + exp(-gamma p)) - 1: 0 at p = 0, ~1 at p = 1. */
 export function dannLambda(p: number, gamma = 10): number {
@@ -133,6 +135,8 @@ export interface TrainDannOptions {
   /** Called after each epoch with that epoch's logs; may add metrics by returning them (e.g. target accuracy). */
   evaluate?: (epoch: number) => Promise<Record<string, number>> | Record<string, number>;
   onEpochEnd?: (logs: DannEpochLogs) => void | Promise<void>;
+  /** Show the training progress bar (default: in a notebook, a terminal or the headless run; not in pipes). */
+  progress?: boolean;
 }
 
 export interface DannHistory {
@@ -151,11 +155,17 @@ function oneHotLabels(y: tf.Tensor, numClasses: number): tf.Tensor {
  * the same size (the domain classifier then sees balanced domains). Weights are updated in place.
  */
 export async function trainDann(nets: DannNetworks | Pick<DannNetworks, "featureExtractor" | "labelClassifier">, opts: TrainDannOptions): Promise<DannHistory> {
-  // The native backend's step-sized buffer pool is not needed between runs.
-  return releasingNativeBuffers(() => trainDannOnce(nets, opts));
+  // Kernel > Interrupt: checked (and the event loop given a turn) after every step; see display/interrupt.ts.
+  const work = beginWork("DANN training");
+  try {
+    // The native backend's step-sized buffer pool is not needed between runs.
+    return await releasingNativeBuffers(() => trainDannOnce(nets, opts, work));
+  } finally {
+    work.end();
+  }
 }
 
-async function trainDannOnce(nets: DannNetworks | Pick<DannNetworks, "featureExtractor" | "labelClassifier">, opts: TrainDannOptions): Promise<DannHistory> {
+async function trainDannOnce(nets: DannNetworks | Pick<DannNetworks, "featureExtractor" | "labelClassifier">, opts: TrainDannOptions, work: Work): Promise<DannHistory> {
   const t0 = Date.now();
   const w = opts.domainLossWeight ?? 1;
   const domain = opts.target && w > 0 ? (nets as DannNetworks).domainClassifier : undefined;
@@ -187,80 +197,96 @@ async function trainDannOnce(nets: DannNetworks | Pick<DannNetworks, "featureExt
 
   const history: DannHistory = { epochs: [], steps: 0, seconds: 0 };
   let step = 0;
-  for (let epoch = 0; epoch < opts.epochs; epoch++) {
-    const te = Date.now();
-    let sumLy = 0, sumLd = 0, nBatches = 0, correct = 0, seen = 0, dCorrect = 0, dSeen = 0;
-    let lambda = 0, lr = lr0;
-    for await (const b of opts.source.iterate(epoch)) {
-      const p = step / Math.max(1, totalSteps - 1);
-      lambda = lambdaAt(p);
-      lr = lr0 * lrFactor(p);
-      setOptimizerLearningRate(optimizer, lr);
-      const xt = domain ? await nextTarget() : undefined;
-      const ns = b.x.shape[0];
-      // variableGrads disposes everything its function creates except the returned loss, so the numbers we log
-      // (label loss, domain loss, correct counts) are computed inside it and kept explicitly.
-      const kept: tf.Tensor[] = [];
-      const keep = (t: tf.Tensor) => {
-        kept.push(tf.keep(t));
-        return t;
-      };
-      tf.tidy(() => {
-        const yTrue = oneHotLabels(b.y, numClasses);
-        const { grads } = tf.variableGrads(() => {
-          const x = xt ? tf.concat([b.x, xt], 0) : b.x;
-          const feats = nets.featureExtractor.apply(x, { training: true }) as tf.Tensor;
-          const fs = xt ? feats.slice(0, ns) : feats;
-          const probs = nets.labelClassifier.apply(fs, { training: true }) as tf.Tensor;
-          const ly = tf.neg(tf.mean(tf.sum(tf.mul(yTrue, tf.log(tf.clipByValue(probs, 1e-7, 1))), -1))) as tf.Scalar;
-          keep(ly);
-          keep(tf.sum(tf.equal(tf.argMax(probs, -1), tf.argMax(yTrue, -1)).toFloat()));
-          if (!domain || !xt) return ly;
-          const dLogits = (domain.apply(gradientReversal(feats, lambda), { training: true }) as tf.Tensor).reshape([-1]);
-          const nt = xt.shape[0];
-          const dLabels = tf.concat([tf.zeros([ns]), tf.ones([nt])]);
-          const ld = tf.losses.sigmoidCrossEntropy(dLabels, dLogits) as tf.Scalar;
-          keep(ld);
-          keep(tf.sum(tf.equal(tf.greater(dLogits, 0).toFloat(), dLabels).toFloat()));
-          return tf.add(ly, tf.mul(ld, w)) as tf.Scalar;
-        }, vars);
-        optimizer.applyGradients(grads);
-      });
-      const vals = await Promise.all(kept.map(async (t) => (await t.data())[0]));
-      tf.dispose(kept);
-      const [vly, vacc, vld = NaN, vdacc = NaN] = vals;
-      b.x.dispose();
-      b.y.dispose();
-      xt?.dispose();
-      sumLy += vly;
-      sumLd += vld;
-      correct += vacc;
-      seen += ns;
-      if (xt) {
-        dCorrect += vdacc;
-        dSeen += ns + xt.shape[0];
+  let epoch = 0;
+  const bar = autoProgressEnabled(opts.progress) ? autoTrainingProgress({ epochs: opts.epochs, batchesPerEpoch: opts.source.numBatches }) : undefined;
+  bar?.onTrainBegin({ epochs: opts.epochs, numBatches: opts.source.numBatches });
+  try {
+    for (; epoch < opts.epochs; epoch++) {
+      const te = Date.now();
+      let sumLy = 0, sumLd = 0, nBatches = 0, correct = 0, seen = 0, dCorrect = 0, dSeen = 0;
+      let lambda = 0, lr = lr0;
+      for await (const b of opts.source.iterate(epoch)) {
+        const p = step / Math.max(1, totalSteps - 1);
+        lambda = lambdaAt(p);
+        lr = lr0 * lrFactor(p);
+        setOptimizerLearningRate(optimizer, lr);
+        const xt = domain ? await nextTarget() : undefined;
+        const ns = b.x.shape[0];
+        // variableGrads disposes everything its function creates except the returned loss, so the numbers we log
+        // (label loss, domain loss, correct counts) are computed inside it and kept explicitly.
+        const kept: tf.Tensor[] = [];
+        const keep = (t: tf.Tensor) => {
+          kept.push(tf.keep(t));
+          return t;
+        };
+        tf.tidy(() => {
+          const yTrue = oneHotLabels(b.y, numClasses);
+          const { grads } = tf.variableGrads(() => {
+            const x = xt ? tf.concat([b.x, xt], 0) : b.x;
+            const feats = nets.featureExtractor.apply(x, { training: true }) as tf.Tensor;
+            const fs = xt ? feats.slice(0, ns) : feats;
+            const probs = nets.labelClassifier.apply(fs, { training: true }) as tf.Tensor;
+            const ly = tf.neg(tf.mean(tf.sum(tf.mul(yTrue, tf.log(tf.clipByValue(probs, 1e-7, 1))), -1))) as tf.Scalar;
+            keep(ly);
+            keep(tf.sum(tf.equal(tf.argMax(probs, -1), tf.argMax(yTrue, -1)).toFloat()));
+            if (!domain || !xt) return ly;
+            const dLogits = (domain.apply(gradientReversal(feats, lambda), { training: true }) as tf.Tensor).reshape([-1]);
+            const nt = xt.shape[0];
+            const dLabels = tf.concat([tf.zeros([ns]), tf.ones([nt])]);
+            const ld = tf.losses.sigmoidCrossEntropy(dLabels, dLogits) as tf.Scalar;
+            keep(ld);
+            keep(tf.sum(tf.equal(tf.greater(dLogits, 0).toFloat(), dLabels).toFloat()));
+            return tf.add(ly, tf.mul(ld, w)) as tf.Scalar;
+          }, vars);
+          optimizer.applyGradients(grads);
+        });
+        const vals = await Promise.all(kept.map(async (t) => (await t.data())[0]));
+        tf.dispose(kept);
+        const [vly, vacc, vld = NaN, vdacc = NaN] = vals;
+        b.x.dispose();
+        b.y.dispose();
+        xt?.dispose();
+        sumLy += vly;
+        sumLd += vld;
+        correct += vacc;
+        seen += ns;
+        if (xt) {
+          dCorrect += vdacc;
+          dSeen += ns + xt.shape[0];
+        }
+        nBatches++;
+        step++;
+        if (!Number.isFinite(vly)) throw new Error(`trainDann: label loss became ${vly} at epoch ${epoch + 1}, step ${step}; lower the learning rate.`);
+        bar?.onBatchEnd({ labelLoss: vly, lambda, lr });
+        await work.checkpoint();
       }
-      nBatches++;
-      step++;
-      if (!Number.isFinite(vly)) throw new Error(`trainDann: label loss became ${vly} at epoch ${epoch + 1}, step ${step}; lower the learning rate.`);
+      const logs: DannEpochLogs = {
+        epoch: epoch + 1,
+        labelLoss: sumLy / nBatches,
+        labelAcc: correct / seen,
+        domainLoss: domain ? sumLd / nBatches : NaN,
+        domainAcc: domain ? dCorrect / dSeen : NaN,
+        lambda: domain ? lambda : 0,
+        lr,
+        seconds: 0,
+      };
+      if (opts.evaluate) Object.assign(logs, await opts.evaluate(epoch + 1));
+      logs.seconds = (Date.now() - te) / 1000;
+      history.epochs.push(logs);
+      bar?.onEpochEnd(logs);
+      await opts.onEpochEnd?.(logs);
     }
-    const logs: DannEpochLogs = {
-      epoch: epoch + 1,
-      labelLoss: sumLy / nBatches,
-      labelAcc: correct / seen,
-      domainLoss: domain ? sumLd / nBatches : NaN,
-      domainAcc: domain ? dCorrect / dSeen : NaN,
-      lambda: domain ? lambda : 0,
-      lr,
-      seconds: 0,
-    };
-    if (opts.evaluate) Object.assign(logs, await opts.evaluate(epoch + 1));
-    logs.seconds = (Date.now() - te) / 1000;
-    history.epochs.push(logs);
-    await opts.onEpochEnd?.(logs);
+  } catch (e) {
+    if (!isInterruptedError(e)) throw e;
+    bar?.onTrainEnd();
+    throw new InterruptedError(
+      `DANN training stopped at epoch ${epoch + 1}/${opts.epochs}, step ${step}/${totalSteps}: the networks hold the weights after step ${step} (${history.epochs.length} complete epochs); re-running this cell trains them further from here (DANN keeps no checkpoint).`,
+    );
+  } finally {
+    if (targetIt) await targetIt.return?.(undefined);
+    optimizer.dispose();
   }
-  if (targetIt) await targetIt.return?.(undefined);
-  optimizer.dispose();
+  bar?.onTrainEnd();
   history.steps = step;
   history.seconds = (Date.now() - t0) / 1000;
   return history;

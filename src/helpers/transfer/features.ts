@@ -14,6 +14,8 @@ import { cutAtLayer } from "./ops";
 import { featureStream } from "../pipeline/streams";
 import { weightsFingerprint } from "../models/fingerprint";
 import { backendFor, releasingNativeBuffers } from "../backend";
+import { beginWork } from "../display/interrupt";
+import { delayedProgress } from "../display/autoProgress";
 
 /** Features of a whole dataset, in the order the stream's `iterate(0)` yields samples. */
 export interface FeatureSet {
@@ -60,6 +62,8 @@ export interface ExtractFeaturesOptions {
   /** Ignore any cached copy and recompute. */
   refresh?: boolean;
   onBatch?: (done: number, total: number) => void;
+  /** Show a progress bar once extraction has run 2 s (default: in a notebook, a terminal or the headless run). */
+  progress?: boolean;
 }
 
 /** Root of the feature cache. */
@@ -68,7 +72,7 @@ export function featureCacheRoot(): string {
 }
 
 /** Hash the x and y of every batch of `iterate(0)` (disposes them). */
-export async function hashBatchStream(data: BatchStream): Promise<string> {
+export async function hashBatchStream(data: BatchStream, work?: { checkpoint(describe?: () => string): Promise<void> }): Promise<string> {
   const h = crypto.createHash("sha256");
   for await (const b of data.iterate(0)) {
     for (const t of [b.x, b.y]) {
@@ -77,6 +81,7 @@ export async function hashBatchStream(data: BatchStream): Promise<string> {
       h.update(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
       t.dispose();
     }
+    await work?.checkpoint(() => "while hashing the data for the feature cache");
   }
   return h.digest("hex");
 }
@@ -115,17 +120,23 @@ function readCache(dir: string): Omit<FeatureSet, "fromCache" | "seconds" | "key
  */
 export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<FeatureSet> {
   await backendFor("inference");
-  // The native backend's step-sized buffer pool is not needed between runs.
-  return releasingNativeBuffers(() => extractFeaturesOnce(opts));
+  // Kernel > Interrupt: checked (and the event loop given a turn) after every batch; see display/interrupt.ts.
+  const work = beginWork("feature extraction");
+  try {
+    // The native backend's step-sized buffer pool is not needed between runs.
+    return await releasingNativeBuffers(() => extractFeaturesOnce(opts, work));
+  } finally {
+    work.end();
+  }
 }
 
-async function extractFeaturesOnce(opts: ExtractFeaturesOptions): Promise<FeatureSet> {
+async function extractFeaturesOnce(opts: ExtractFeaturesOptions, work: ReturnType<typeof beginWork>): Promise<FeatureSet> {
   const t0 = Date.now();
   const model = opts.layer && opts.backbone.outputs[0] && (opts.backbone.outputs[0] as any).sourceLayer?.name !== opts.layer ? cutAtLayer(opts.backbone, opts.layer) : opts.backbone;
   const layer = opts.layer ?? (model.outputs[0] as any).sourceLayer?.name ?? "output";
   const inShape = model.inputs[0].shape.slice(1);
   const pool = opts.pool ?? "avg";
-  const contentHash = opts.contentHash ?? (await hashBatchStream(opts.data));
+  const contentHash = opts.contentHash ?? (await hashBatchStream(opts.data, work));
   // The weights are part of the key: a backbone fine-tuned (or trained) in the notebook under the same name must
   // never get the pretrained backbone's cached features back.
   const keyParts = { v: 2, backbone: opts.backboneName, weights: weightsFingerprint(model), layer, preprocessing: opts.preprocessing, inputShape: inShape, pool, contentHash, extra: opts.keyExtra ?? null };
@@ -142,6 +153,7 @@ async function extractFeaturesOnce(opts: ExtractFeaturesOptions): Promise<Featur
   let labelDtype: "int32" | "float32" = "int32";
   let n = 0;
   let done = 0;
+  const bar = delayedProgress({ total: opts.data.numBatches, label: `features ${opts.backboneName}`, show: opts.progress });
   for await (const b of opts.data.iterate(0) as AsyncIterable<LabeledBatch>) {
     const f = tf.tidy(() => {
       const x = applyPreprocessing(b.x, opts.preprocessing);
@@ -160,7 +172,11 @@ async function extractFeaturesOnce(opts: ExtractFeaturesOptions): Promise<Featur
     b.x.dispose();
     b.y.dispose();
     opts.onBatch?.(++done, opts.data.numBatches);
+    bar.tick();
+    // Nothing is cached from a partial pass: a re-run extracts again from the start.
+    await work.checkpoint(() => `at batch ${done}/${opts.data.numBatches} (nothing cached; re-running the cell extracts again)`);
   }
+  bar.done();
   if (!featureShape) throw new Error("extractFeatures: the data stream yielded no batches.");
   const features = concatTyped(featChunks, (n) => new Float32Array(n));
   const labels = labelDtype === "int32" ? concatTyped(labelChunks as Int32Array[], (n) => new Int32Array(n)) : concatTyped(labelChunks as Float32Array[], (n) => new Float32Array(n));

@@ -107,6 +107,9 @@ describe("table", () => {
     expect(formatCell(3.14159)).toBe("3.142");
     expect(formatCell(1234.5678)).toBe("1234.6");
     expect(formatCell(42)).toBe("42");
+    // small numbers keep their significant digits (a learning rate of 2e-5 is not "0.000")
+    expect([2e-5, 1.5e-4, -3.25e-7, 0.00123, 0.005, 0.0123].map((v) => formatCell(v))).toEqual(["2e-5", "1.5e-4", "-3.25e-7", "0.00123", "0.005", "0.012"]);
+    expect(formatCell(2e-5, "auto", 3)).toBe("0.000"); // explicit digits win
     expect(formatCell(4.2, "seconds")).toBe("4.20 s");
     expect(formatCell(undefined)).toBe("-");
     expect(formatCell(2, (v) => `#${v}`)).toBe("#2");
