@@ -34,3 +34,4 @@ export * from "./transforms";
 export * from "./mnistm";
 export * from "./presets";
 export * from "./batchResize";
+export * from "./arrayImage";

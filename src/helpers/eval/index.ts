@@ -302,3 +302,4 @@ export function buildComparisonRows(runs: RunSummary[], opts: { metrics?: string
   });
 }
 export * from "./pca";
+export * from "./classCounts";

@@ -5,3 +5,5 @@ export * from "./builders";
 export * from "./saved";
 export * from "./inputSize";
 export * from "./fingerprint";
+export * from "./imagenetClassifier";
+export * from "./publishedAccuracy";

@@ -6,3 +6,4 @@ export * from "./gradientReversal";
 export * from "./arrayFeatures";
 export * from "./dann";
 export * from "./weightChange";
+export * from "./classificationData";
