@@ -24,7 +24,7 @@ export function plotLearningCurve(points: readonly LearningCurvePoint[], opts: L
   const bad = points.find((p) => !(p.samples > 0) || !Number.isFinite(p.accuracy) || p.accuracy < 0 || p.accuracy > 1);
   if (bad) throw new Error(`plotLearningCurve: point ${JSON.stringify(bad)} needs samples > 0 (log axis) and an accuracy in [0, 1].`);
   const xs = [...new Set(points.map((p) => p.samples))].sort((a, b) => a - b);
-  const x = { field: "samples", type: "quantitative", title: opts.xTitle ?? "labelled training images per class", scale: { type: "log" }, axis: { values: xs, format: "~s" } };
+  const x = { field: "samples", type: "quantitative", title: opts.xTitle ?? "labelled training images per class", scale: { type: "log" }, axis: { values: xs, format: "d" } };
   const y = { field: "accuracy", type: "quantitative", title: opts.yTitle ?? "test accuracy", scale: { domain: [0, 1] }, axis: { format: ".0%" } };
   const color = { field: "method", type: "nominal", title: null };
   const spec: VegaLiteSpec = {
