@@ -1,15 +1,18 @@
 /**
- * Chapter 1 (quick profile): AlexNet-style CNN from scratch vs frozen MobileNetV2 features, on CIFAR-10's full test batch.
- * Scratch is held to the issue's target (65% on the full test batch; measured 68-69% for the 0.375-width AlexNet
- * after 15 epochs on data_batch_1). The features target (80%) is not reached: frozen alpha-0.35 features (the only
- * backbone in the offline cache; chapter 4's prose lists what was tried) measure 71.1-71.4%, so their band holds that
- * behaviour with a margin of several standard errors (0.45-0.5 points on 10,000 test images), with the ordering that
- * is the chapter's point.
+ * Chapter 1 (quick profile): AlexNet-style CNN from scratch vs frozen features of two ImageNet backbones (MobileNetV2
+ * alpha 0.35, MobileNet v1 alpha 0.75), on CIFAR-10's full test batch, at 10, 100 and 1,000 labels per class.
+ * Issue 21's targets: features beat scratch by at least 15 points at 10 and 100 per class; at 1,000 per class the
+ * better backbone reaches 76% and scratch 65%. Each is held with a band of two binomial standard errors of the
+ * 10,000-image test batch (about 0.9 points for one accuracy, 1.3 for a difference), not at an exact number.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { outputsByMime, runNotebookAndRerun, TEST_BUILD, type NotebookRunOutput } from "./run-notebook";
+
+const TEST_IMAGES = 10000;
+/** Two binomial standard errors of accuracies measured on the test batch (one accuracy, or a difference of two). */
+const band = (...accs: number[]) => 2 * Math.sqrt(accs.reduce((s, p) => s + p * (1 - p), 0) / TEST_IMAGES);
 
 const STEM = "01-transfer-learning-in-practice";
 let nb: NotebookRunOutput;
@@ -26,19 +29,41 @@ describe(`${STEM} (quick)`, () => {
     expect(nb.results.metrics.train_images).toBe(10000);
   });
 
-  it("scratch reaches the 65% target, pretrained features + head 68%, and the pretrained features win", () => {
+  it("at 1,000 labels per class the better backbone reaches 76% and scratch 65%", () => {
     const m = nb.results.metrics;
-    expect(m.scratch_test_acc).toBeGreaterThanOrEqual(0.65);
-    expect(m.features_test_acc).toBeGreaterThanOrEqual(0.68);
-    expect(m.features_test_acc).toBeGreaterThan(m.scratch_test_acc);
+    expect(m.curve1000_scratch_acc).toBeCloseTo(m.scratch_test_acc, 9);
+    expect(m.curve1000_features_acc).toBeCloseTo(m.features_test_acc, 9);
+    expect(m.scratch_test_acc).toBeGreaterThanOrEqual(0.65 - band(0.65));
+    expect(m.features_test_acc).toBeGreaterThanOrEqual(0.76 - band(0.76));
   });
 
-  it("shows the sample grid, augmentation grid, training curves, per-class chart and confusion matrix", () => {
+  it("at 10 and 100 labels per class the pretrained features beat scratch by at least 15 points", () => {
+    const m = nb.results.metrics;
+    for (const n of [10, 100]) {
+      const [f, s] = [m[`curve${n}_features_acc`], m[`curve${n}_scratch_acc`]];
+      expect(f - s, `${n} per class`).toBeGreaterThanOrEqual(0.15 - band(f, s));
+    }
+  });
+
+  it("publishes the learning curve for both backbones and picks the better one on held-out training images", () => {
+    const curve = (nb.results.runs.find((r) => "learning_curve" in r) as { learning_curve: { per_class: number; backbone: string | null; test_acc: number }[] }).learning_curve;
+    for (const b of [null, "mobilenet_v2_0.35", "mobilenet_v1_0.75"]) {
+      expect(curve.filter((r) => r.backbone === b).map((r) => r.per_class), String(b)).toEqual([10, 100, 1000]);
+    }
+    const feats = nb.results.runs.filter((r) => r.method === "features") as { backbone: string; held_out_acc: number; best: boolean }[];
+    expect(feats.map((r) => r.backbone)).toEqual(["mobilenet_v2_0.35", "mobilenet_v1_0.75"]);
+    const best = feats.find((r) => r.best)!;
+    expect(best.held_out_acc).toBe(Math.max(...feats.map((r) => r.held_out_acc)));
+    const text = (outputsByMime(nb.executed).get("stream/stdout") ?? []).join("") + (outputsByMime(nb.executed).get("text/html") ?? []).join("");
+    for (const url of ["teachable-machine-models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top", "tfjs-models/tfjs/mobilenet_v1_0.75_224"]) expect(text).toContain(url);
+  });
+
+  it("shows the sample grid, augmentation grid, training curves, learning curve, per-class chart and confusion matrix", () => {
     const out = outputsByMime(nb.executed);
     const pngs = out.get("image/png") ?? [];
-    expect(pngs.length).toBeGreaterThanOrEqual(5);
+    expect(pngs.length).toBeGreaterThanOrEqual(6);
     for (const p of pngs) expect(Buffer.from(p, "base64").subarray(1, 4).toString()).toBe("PNG");
-    expect(nb.handout.match(/<img src="data:image\/png;base64,/g)?.length ?? 0).toBeGreaterThanOrEqual(5);
+    expect(nb.handout.match(/<img src="data:image\/png;base64,/g)?.length ?? 0).toBeGreaterThanOrEqual(6);
     const html = (out.get("text/html") ?? []).join("");
     expect(html).toMatch(/test_accuracy/);
     expect(html).toMatch(/wall_time/);
@@ -55,7 +80,8 @@ describe(`${STEM} (quick)`, () => {
     const model = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
     expect(model.weightsManifest[0].paths.every((p: string) => fs.existsSync(path.join(dir, p)))).toBe(true);
     const meta = JSON.parse(fs.readFileSync(path.join(dir, "metadata.json"), "utf8"));
-    expect(meta.backbone).toBe("mobilenet_v2_0.35");
+    const best = nb.results.runs.find((r) => r.method === "features" && r.best) as { backbone: string };
+    expect(meta.backbone).toBe(best.backbone);
     expect(meta.inputSize).toBe(nb.results.metrics.input_size);
     expect(meta.classes).toHaveLength(10);
     const text = (outputsByMime(nb.executed).get("stream/stdout") ?? []).join("");

@@ -16,11 +16,11 @@ beforeAll(async () => {
 describe("03-fine-tuning (quick)", () => {
   it("publishes the three runs' best validation accuracies", () => {
     const m = nb.results.metrics;
-    for (const k of ["finetune_val_acc", "frozen_val_acc", "scratch_val_acc"]) {
+    for (const k of ["finetune_val_acc", "frozen_val_acc", "scratch_val_acc", "frozen_v1_val_acc", "imagenet_top1_antbee_share"]) {
       expect(m[k], k).toBeGreaterThanOrEqual(0);
       expect(m[k], k).toBeLessThanOrEqual(1);
     }
-    expect(nb.results.runs.map((r: any) => r.name)).toEqual(["fine-tune all layers", "frozen backbone, head only", "from scratch (random init)"]);
+    expect(nb.results.runs.map((r: any) => r.name)).toEqual(["fine-tune all layers", "frozen backbone, head only", "from scratch (random init)", "frozen mobilenet_v1_0.75, head only"]);
   });
 
   it("pretrained (best of fine-tune and frozen) reaches at least 92% on the 153 validation images", () => {
@@ -58,9 +58,26 @@ describe("03-fine-tuning (quick)", () => {
     expect(nb.results.metrics.frozen_val_acc).toBeCloseTo(mean, 9);
   });
 
-  it("shows the sample grid, augmentations, one prediction, the curves and the table", () => {
+  it("reports the frozen MobileNet v1 head beside alpha 0.35 as a mean over the same seeds, with the spread", () => {
+    const [v2, v1] = [nb.results.runs[1], nb.results.runs[3]] as { per_seed: number[]; seed_min: number; seed_max: number }[];
+    expect(v1.per_seed).toHaveLength(v2.per_seed.length);
+    const mean = v1.per_seed.reduce((a, b) => a + b, 0) / v1.per_seed.length;
+    expect(nb.results.metrics.frozen_v1_val_acc).toBeCloseTo(mean, 9);
+    expect([v1.seed_min, v1.seed_max]).toEqual([Math.min(...v1.per_seed), Math.max(...v1.per_seed)]);
+    expect((outputsByMime(nb.executed).get("text/html") ?? []).join("")).toContain("seed_min");
+  });
+
+  it("asks the ImageNet classifier about every validation photo: the ant/bee share is whole images of 153", () => {
+    const share = nb.results.metrics.imagenet_top1_antbee_share;
+    expect(share * 153).toBeCloseTo(Math.round(share * 153), 6);
+    const text = (outputsByMime(nb.executed).get("stream/stdout") ?? []).join("");
+    expect(text).toMatch(/top-1 is 'ant' or 'bee' for \d+ of 153 validation images/);
+    expect(text).toContain("tfjs-models/tfjs/mobilenet_v1_0.75_224/model.json");
+  });
+
+  it("shows the sample grid, augmentations, the top-5 grid, one prediction, the curves and the table", () => {
     const out = outputsByMime(nb.executed);
-    expect((out.get("image/png") ?? []).length).toBeGreaterThanOrEqual(4);
+    expect((out.get("image/png") ?? []).length).toBeGreaterThanOrEqual(5);
     expect((out.get("text/html") ?? []).join("")).toContain("best_val_acc");
     expect(nb.handout).toContain("fine-tune all layers");
   });

@@ -275,3 +275,4 @@ export async function evaluateClassifier(model: tf.LayersModel, data: BatchStrea
 
 export * from "./pca";
 export * from "./seedSummary";
+export * from "./classCounts";

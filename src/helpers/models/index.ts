@@ -11,3 +11,5 @@ export * from "./pth";
 export * from "./torchvision";
 export * from "./classifierPipeline";
 export * from "./classifierExport";
+export * from "./imagenetClassifier";
+export * from "./publishedAccuracy";

@@ -30,6 +30,14 @@ export const MOBILENET_PREPROCESSING: PreprocessingSpec = { kind: "scale", scale
 /** torchvision's ImageNet normalisation ((x / 255 - mean) / std per RGB channel), used by its pretrained models. */
 export const IMAGENET_PREPROCESSING: PreprocessingSpec = { kind: "normalize", mean: IMAGENET_MEAN, std: IMAGENET_STD };
 
+/** A preprocessing spec in words, for the line a notebook prints beside a backbone's name. */
+export function describePreprocessing(p: PreprocessingSpec | "none"): string {
+  if (p === "none") return "pixels as they are";
+  if (p.kind === "normalize") return `pixels /255, minus mean [${p.mean.join(", ")}], divided by std [${p.std.join(", ")}] (ImageNet statistics)`;
+  const lo = p.offset, hi = 255 * p.scale + p.offset;
+  return `pixels x ${p.scale.toPrecision(6)} ${p.offset < 0 ? "-" : "+"} ${Math.abs(p.offset)} (0..255 to ${lo}..${+hi.toFixed(4)})`;
+}
+
 /** Apply a preprocessing spec to a pixel tensor (returns a new tensor). */
 export function applyPreprocessing(x: tf.Tensor, p: PreprocessingSpec | "none"): tf.Tensor {
   if (p === "none") return x.clone();

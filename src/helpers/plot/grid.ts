@@ -37,7 +37,7 @@ export type PixelRange = "auto" | "0-1" | "0-255" | "minmax";
 export type GridMark = "correct" | "wrong" | boolean | null | undefined;
 
 export interface ImageGridOptions {
-  /** Text under each image; `\n` starts a new line (at most 3 lines). */
+  /** Text under each image; `\n` starts a new line (at most 6 lines, e.g. a label and a top-5 list). */
   captions?: ReadonlyArray<string | null | undefined>;
   marks?: readonly GridMark[];
   /** Images per row (default min(n, 8), like make_grid's nrow). */
@@ -241,7 +241,7 @@ export function imageGrid(images: readonly GridImage[] | tf.Tensor, opts: ImageG
   const pad = Math.max(opts.padding ?? 6, opts.marks ? borderWidth + 1 : 0);
   const fontSize = opts.fontSize ?? (cell < 80 ? 10 : 11);
   const lineH = Math.round(fontSize * 1.3);
-  const captionLines = opts.captions ? Math.min(3, Math.max(1, ...opts.captions.map((c) => (c ? c.split("\n").length : 0)))) : 0;
+  const captionLines = opts.captions ? Math.min(6, Math.max(1, ...opts.captions.map((c) => (c ? c.split("\n").length : 0)))) : 0;
   const captionH = captionLines > 0 ? captionLines * lineH + 2 : 0;
   const titleH = opts.title ? Math.round(fontSize * 1.3 + 1.3 * 10) : 0;
   const cellW = cell + 2 * pad;

@@ -26,3 +26,5 @@ export type {
 } from "./charts";
 export { imageGrid, ImageGrid, MARK_COLORS } from "./grid";
 export type { HwcImage, GridImage, PixelRange, GridMark, ImageGridOptions } from "./grid";
+export { plotLearningCurve } from "./learningCurve";
+export type { LearningCurvePoint, LearningCurveOptions } from "./learningCurve";

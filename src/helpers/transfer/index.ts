@@ -7,3 +7,4 @@ export * from "./dann";
 export * from "./weightChange";
 export * from "./stages";
 export * from "./trainAndScore";
+export * from "./classificationData";
