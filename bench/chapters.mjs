@@ -90,7 +90,14 @@ function measure(side, id) {
   return runWorker(cmd[0], cmd[1], { cwd: root, timeoutMs: 600_000, torch: side === "torch" });
 }
 
-export function runChapterBench({ rows = "", rounds = 1, pytorch = true } = {}) {
+/** Why the chapter table has no PyTorch column, and how to get one (the twins need torch, PIL and NumPy). */
+export const NO_PYTORCH_TWINS =
+  "PyTorch twins skipped: /usr/bin/python3 cannot import torch, PIL and numpy, so there is no × PyTorch column. " +
+  "Add them with `sudo apt-get install python3-torch python3-pil python3-numpy` (Debian/Ubuntu) and rerun.";
+
+export function runChapterBench({ rows = "", rounds = 1, pytorch = true, wantedPytorch = true } = {}) {
+  const noTwins = wantedPytorch && !pytorch;
+  if (noTwins) console.log(`\n${NO_PYTORCH_TWINS}\n`);
   const selected = CHAPTER_ROWS.filter((r) => r.id.includes(rows));
   const sides = ["torch", ...(pytorch ? ["pytorch"] : [])];
   const cells = {};
@@ -134,6 +141,7 @@ export function runChapterBench({ rows = "", rounds = 1, pytorch = true } = {}) 
     "",
     `${meta.cpus} cores (${meta.cpuModel}); median of ${rounds} round(s), one timed epoch (or pass) per process after a warm-up.`,
     "",
+    ...(noTwins ? [`**${NO_PYTORCH_TWINS}**`, ""] : []),
     "| loop | side | seconds | throughput | × PyTorch | peak RSS MB | RSS × PyTorch | note |",
     "|---|---|---:|---:|---:|---:|---:|---|",
     ...table.map((t) => `| ${t.row} | ${t.side === "torch" ? `helpers (${t.detail ?? "torch"})` : t.detail ?? "pytorch"} | ${fmt(t.seconds)} | ${t.rate ? `${fmt(t.rate)} ${t.unit}` : "–"} | ${fmt(t.ratio, 2)} | ${fmt(t.peakRssMB, 0)} | ${fmt(t.rssRatio, 2)} | ${t.error ?? ""} |`),

@@ -64,6 +64,11 @@ function hasPyTorch() {
   return r.status === 0;
 }
 
+/** Said on the console and in results.md when the PyTorch reference cannot run, instead of empty ratio columns. */
+export const NO_PYTORCH =
+  "PyTorch is missing (/usr/bin/python3 cannot import torch), so there are no × PyTorch columns. " +
+  "Add it with `sudo apt-get install python3-torch python3-pil python3-numpy` (Debian/Ubuntu) and rerun `npm run bench`.";
+
 function measure(backend, row) {
   const cmd = backend.startsWith("pytorch")
     ? ["/usr/bin/python3", [path.join(here, "pytorch_worker.py"), row, String(seconds)]]
@@ -77,7 +82,9 @@ function measure(backend, row) {
 
 async function main() {
   fs.mkdirSync(outDir, { recursive: true });
-  const active = backends.filter((b) => !b.startsWith("pytorch") || hasPyTorch());
+  const pyMissing = backends.some((b) => b.startsWith("pytorch")) && !hasPyTorch();
+  if (pyMissing) console.log(`\n${NO_PYTORCH}\n`);
+  const active = backends.filter((b) => !b.startsWith("pytorch") || !pyMissing);
   if (active.includes("torch")) execFileSync("bash", [path.join(root, "native", "build.sh")], { stdio: "inherit" });
   buildTs(); // the torch backend and the wasm training kernels
   const results = {}; // row → backend → { times[], rss[], errors[] , detail }
@@ -134,6 +141,7 @@ async function main() {
     "",
     `${meta.cpus} cores (${meta.cpuModel}), load average at end ${meta.loadavg.map((l) => l.toFixed(1)).join(" ")}; ${rounds} interleaved rounds, median iteration; batch 16 unless stated.`,
     "",
+    ...(pyMissing ? [`**${NO_PYTORCH}**`, ""] : []),
     "| workload | backend | throughput | × PyTorch | × PyTorch (passive) | median ms/iter | CPU ms/iter | peak RSS MB | RSS × PyTorch | note |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ...table.map((t) => `| ${t.row} | ${t.backend} | ${fmt(t.rate)} | ${fmt(t.ratio, 2)} | ${fmt(t.ratioPassive, 2)} | ${fmt(t.medianMs, 0)} | ${fmt(t.cpuMs, 0)} | ${fmt(t.peakRssMB, 0)} | ${fmt(t.rssRatio, 2)} | ${t.note ?? ""} |`),
@@ -152,5 +160,5 @@ if (ROWS.length) await main();
 if (!args.includes("--no-chapters") && CHAPTER_ROWS.some((r) => r.id.includes(rowFilter))) {
   // The chapter loops run the compiled helpers package (src/helpers/dist).
   execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" });
-  runChapterBench({ rows: rowFilter, rounds, pytorch: backends.includes("pytorch") && hasPyTorch() });
+  runChapterBench({ rows: rowFilter, rounds, pytorch: backends.includes("pytorch") && hasPyTorch(), wantedPytorch: backends.includes("pytorch") });
 }

@@ -9,3 +9,4 @@ export {
   decodeImage, validateImages, hasImageExtension, mapLimit, IMG_EXTENSIONS, MAX_INPUT_PIXELS, ImageDecodeError,
   type DecodeOptions, type DecodedRgbImage, type UndecodableImage,
 } from "./decode";
+export { decodeResizeCenterCrop, decodeRandomResizedCrop, shorterSideSize } from "./nativeCrops";

@@ -4,7 +4,7 @@
  *   train: RandomResizedCrop(size) + RandomHorizontalFlip, then normalise
  *   eval:  Resize(size * 256 / 224) on the short side + CenterCrop(size), then normalise
  */
-import { decodeImage } from "./decode";
+import { decodeRandomResizedCrop, decodeResizeCenterCrop } from "./nativeCrops";
 import { fileStream, type SeededBatchStream } from "./streams";
 import {
   centerCrop, composeTransforms, flipImage, randomHorizontalFlip, randomResizedCrop, resizeTransform,
@@ -40,7 +40,9 @@ export interface ImageSamplesStreamOptions {
 
 /**
  * A lazily decoded batch stream over image files (`imageFolder(...).samples`), with the train or eval recipe.
- * Images are decoded per batch, never all at once.
+ * Decoding, resizing and cropping run in libvips (nativeCrops.ts) off the main thread, the next batch while the
+ * consumer works on this one; only the crops reach JavaScript. Same geometry and Rng draws as
+ * trainAugmentation / evalPreprocessing on decoded images, pixels within 2 levels (libvips' linear kernel vs PIL's).
  */
 export function imageSamplesStream(
   samples: readonly { path: string; label: number }[],
@@ -50,11 +52,12 @@ export function imageSamplesStream(
   const train = opts.mode === "train";
   if (opts.mode !== "train" && opts.mode !== "eval") throw new Error(`imageSamplesStream: mode must be "train" or "eval", not '${String(opts.mode)}'.`);
   if (opts.mirror && train) throw new Error(`imageSamplesStream: mirror is for mode "eval" (mode "train" already flips at random).`);
-  const evalTransform = opts.mirror ? composeTransforms([evalPreprocessing(size), (img) => flipImage(img, "horizontal")]) : evalPreprocessing(size);
+  const resize = Math.round((size * 256) / 224); // evalPreprocessing's default
   return fileStream({
     samples,
-    decode: (p) => decodeImage(p),
-    transform: train ? trainAugmentation(size) : evalTransform,
+    decode: train ? (p, rng) => decodeRandomResizedCrop(p, size, rng) : (p) => decodeResizeCenterCrop(p, { resize, crop: size }),
+    // the flip draws after the crop box, as in trainAugmentation
+    transform: train ? randomHorizontalFlip() : opts.mirror ? (img) => flipImage(img, "horizontal") : undefined,
     normalize: opts.normalize ?? "mobilenet",
     batchSize: opts.batchSize,
     shuffle: train,

@@ -309,8 +309,11 @@ export interface DecodedPixels {
 export interface FileStreamOptions extends PipelineImageOptions {
   /** Files with labels, e.g. `imageFolder(dir).samples`. */
   samples: readonly { path: string; label: number }[];
-  /** Async decoder, e.g. `(p) => decodeImage(p, { size: 256 })` from the data module. */
-  decode: (path: string) => Promise<DecodedPixels>;
+  /**
+   * Async decoder, e.g. `(p) => decodeImage(p, { size: 256 })` from the data module. It gets the sample's seeded Rng
+   * (the one `transform` then continues), so a native random crop (decodeRandomResizedCrop) stays reproducible.
+   */
+  decode: (path: string, rng: Rng) => Promise<DecodedPixels>;
   /** Decodes running at once, current and prefetched batch together (default min(4, CPU cores); sharp decodes off the main thread). */
   concurrency?: number;
   /** Convert gray/RGBA decodes to RGB (default true). */
@@ -333,15 +336,16 @@ export function fileStream(opts: FileStreamOptions): SeededBatchStream {
   const labels = opts.samples.map((s) => s.label);
   const loadOne = async (s: number, epoch: number): Promise<PixelImage> => {
     const { path } = opts.samples[s];
+    const rng = sampleRng(opts, epoch, s);
     let dec: DecodedPixels;
     try {
-      dec = await opts.decode(path);
+      dec = await opts.decode(path, rng);
     } catch (e) {
       throw new Error(`fileStream: could not decode ${path}: ${(e as Error).message}`);
     }
     let img = makePixelImage(dec.data, dec.width, dec.height, dec.channels);
     if (opts.rgb ?? true) img = toRgbImage(img);
-    return opts.transform ? opts.transform(img, sampleRng(opts, epoch, s)) : img;
+    return opts.transform ? opts.transform(img, rng) : img;
   };
   // One FIFO limiter for the whole stream, so the current and prefetched batches together never run more than
   // `concurrency` decodes, and the current batch's decodes (queued first) are served first.

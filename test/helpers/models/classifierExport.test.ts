@@ -17,7 +17,7 @@ function picture(w = 40, h = 30): tl.PixelImage {
 }
 
 describe("applyClassifierPipeline", () => {
-  it("equals evalPreprocessing + normalisation, the transform the image streams evaluate with", () => {
+  it("equals evalPreprocessing + normalisation (the JS twin of the image streams' libvips eval crop, within a few levels)", () => {
     const img = picture();
     const x = tl.applyClassifierPipeline(img, tl.imagenetEvalPipeline(16, "imagenet"));
     const ref = tl.normalizeTransform("imagenet")(tl.evalPreprocessing(16)(img, new tl.Rng(0)), new tl.Rng(0));

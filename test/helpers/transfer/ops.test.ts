@@ -201,6 +201,20 @@ describe("feature extraction cache", () => {
     expect((await extractFeatures({ ...opts, pool: "none" as const, contentHash: "abc" })).fromCache).toBe(true);
   });
 
+  it("gives a big batch the same features as one forward pass (it runs in sub-batches to bound the peak memory)", async () => {
+    const cut = cutAtLayer(buildSmallCnn({ numClasses: 3, seed: 9 }), "pool2");
+    const big = tf.randomUniform([40, 28, 28, 1], 0, 255, "float32", 5);
+    const ys = tf.zeros([40], "int32");
+    const one: BatchStream = { numSamples: 40, batchSize: 40, numBatches: 1, async *iterate() { yield { x: big.clone(), y: ys.clone() }; } };
+    const got = await extractFeatures({ backbone: cut, backboneName: "small_cnn_big", preprocessing: "none", data: one, cacheRoot: tmp, refresh: true });
+    const ref = tf.tidy(() => tf.mean(cut.predict(big, { batchSize: 40 }) as tf.Tensor, [1, 2]).dataSync());
+    expect(got.numSamples).toBe(40);
+    let maxDiff = 0;
+    for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got.features[i]! - ref[i]!));
+    expect(maxDiff).toBeLessThan(1e-4);
+    tf.dispose([big, ys]);
+  });
+
   it("streams cached features in seeded shuffled batches", async () => {
     const set = { features: Float32Array.from({ length: 20 }, (_, i) => i), featureShape: [2], labels: Int32Array.from({ length: 10 }, (_, i) => i), labelShape: [], numSamples: 10 };
     const s = featureBatchStream(set, { batchSize: 4, shuffle: true, seed: 1 });
