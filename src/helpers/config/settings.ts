@@ -37,7 +37,8 @@ const count = (min: number) => ({ type: "integer", min }) as const;
 export const SETTINGS: readonly Setting[] = [
   setting("TL_CACHE_DIR", "`$XDG_CACHE_HOME/transfer-learning-ts` or `~/.cache/transfer-learning-ts`", path, "helpers",
     "download cache with `datasets/` and `models/`; may be read-only once filled"),
-  setting("TL_PROFILE", "`quick`", { type: "choice", values: ["quick", "full"] }, "helpers", "`quick` or `full`"),
+  setting("TL_PROFILE", "`quick`", { type: "choice", values: ["quick", "full", "full-rehearsal"] }, "helpers",
+    "`quick` or `full`; `full-rehearsal` (set by `make rehearsal`) runs `full` on stand-in data and labels its results so"),
   setting("TL_BACKEND", "automatic", { type: "choice", values: ["tensorflow", "tensorflow-gpu", "torch", "wasm", "cpu"] }, "helpers",
     "force a tfjs backend: `tensorflow`, `tensorflow-gpu`, `torch`, `wasm` or `cpu`"),
   setting("TL_BUILD_DIR", "`build/`", path, "helpers", "where results, executed notebooks, handouts and feature caches go"),

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { backendBanner, setupBackend, type BackendPurpose } from "../backend";
-import { cacheDir, profile } from "../config";
+import { cacheDir, profile, profileLabel } from "../config";
 import { mirrorBanner } from "../fetch/mirror";
 import { NotebookRun } from "./notebookRun";
 
@@ -23,7 +23,7 @@ export async function startNotebook(notebook: string, opts: StartNotebookOptions
   if (opts.print ?? true) {
     console.log(
       [
-        `notebook: ${notebook} | profile: ${p} | started ${run.startedAt.toISOString()}`,
+        `notebook: ${notebook} | profile: ${profileLabel()}${profileLabel() === p ? "" : ` (the ${p} code paths on stand-in data: not real results)`} | started ${run.startedAt.toISOString()}`,
         backendBanner(info),
         `tfjs ${tf.version.tfjs} | node ${process.versions.node} | cache: ${cacheDir()}`,
         ...(mirror ? [mirror] : []),
