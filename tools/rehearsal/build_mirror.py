@@ -156,8 +156,12 @@ def hymenoptera(out: Path, train_per_class: int, val_per_class: int) -> None:
 
 def torchvision_weights(out: Path, arch: str, torch_name: str) -> tuple[str, str]:
     """Random weights in torchvision's state-dict layout, saved under `<name>-<own sha256 prefix>.pth`."""
-    import torch
-    from torch import nn
+    try:
+        import torch
+        from torch import nn
+    except ImportError:
+        raise SystemExit("[rehearsal] the torchvision stand-ins need PyTorch for Python: apt-get install python3-torch "
+                         "(kernel-setup/setup.sh installs it unless apt is skipped)")
 
     torch.manual_seed(0)
     if arch == "resnet50":
@@ -235,7 +239,7 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out")
     p.add_argument("--topology", required=True, help="model.json of MobileNetV2 0.35 no-top (its topology is widened to alpha 1.0)")
-    p.add_argument("--per-class", type=int, default=3, help="images per class in each split (the data-size knob)")
+    p.add_argument("--per-class", type=int, default=4, help="images per class in each split (the data-size knob)")
     # AlexNet (244 MB of random weights) only when a notebook loads it.
     p.add_argument("--torchvision", default="resnet50", help="comma-separated torchvision weights to stand in for (resnet50, alexnet)")
     a = p.parse_args(argv)

@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("filters", nargs="*", help="run only notebooks whose file name contains one of these")
     p.add_argument("--keep-going", action="store_true")
-    p.add_argument("--per-class", type=int, default=3, help="images per class and split in the stand-in data sets")
+    p.add_argument("--per-class", type=int, default=4, help="images per class and split in the stand-in data sets")
     p.add_argument("--out", default=str(ROOT / "build" / "rehearsal"))
     p.add_argument("--keep", action="store_true", help="keep the temporary mirror and cache (their folder is printed)")
     a = p.parse_args(argv)
