@@ -249,7 +249,7 @@ def main(argv: list[str]) -> int:
     voc(out, VOC_TRAINVAL, ["train", "val", "trainval"], 5, 4 * n)
     voc(out, VOC_TEST, ["test"], 5000, 2 * n)  # ids disjoint from trainval's, as in VOC
     dogs(out, 4 * n, n)
-    hymenoptera(out, 2 * n, n)
+    hymenoptera(out, max(2, n // 2), n)  # chapter 5 fine-tunes ResNet-50 on the train images: the costliest per image
     mobilenet(out, Path(a.topology))
     tv = dict(torchvision_weights(out, arch, TORCHVISION_FILES[arch]) for arch in a.torchvision.split(",") if arch)
     manifest = {"note": "stand-in files of `make rehearsal`: random data and weights, not the official files",
