@@ -9,12 +9,17 @@ SHELL := /bin/bash
 # OpenMP workers cost ~100-200 MB of peak RSS for no speed (native/README.md).
 export MALLOC_ARENA_MAX ?= 1
 
-.PHONY: setup course test bench jupyter demo clean
+.PHONY: setup course test bench jupyter demo clean rehearsal
 setup:
 	@bash kernel-setup/setup.sh
 
 course: setup
 	/usr/bin/python3 tools/run_notebooks.py --profile $(PROFILE) $(if $(KEEP_GOING),--keep-going) $(NB)
+
+# The full profile's code on miniature stand-ins of its downloads, served from a loopback mirror (tools/rehearsal/),
+# into build/rehearsal/; results are labelled full-rehearsal. Needs TL_CACHE_DIR (the pre-filled cache) for one topology.
+rehearsal: setup
+	/usr/bin/python3 tools/rehearsal/run.py $(if $(KEEP_GOING),--keep-going) $(NB)
 
 test: setup
 	npx --no-install vitest run

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Execute the course notebooks headlessly on the `tslab` kernel and render HTML handouts.
 
-    /usr/bin/python3 tools/run_notebooks.py [--profile quick|full] [--keep-going] [FILTER ...]
+    /usr/bin/python3 tools/run_notebooks.py [--profile quick|full|full-rehearsal] [--keep-going] [FILTER ...]
 
 Writes executed notebooks to <out>/notebooks/, HTML handouts to <out>/handouts/ (with index.html),
 and a run summary to <out>/notebooks/run-summary.json. Each notebook publishes its own measured
@@ -25,6 +25,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = "tslab"
+PROFILES = ("quick", "full", "full-rehearsal")
+# Labels that run another profile's code paths on stand-in data (make rehearsal): every handout opens with this warning.
+REHEARSAL_NOTE = ("**Rehearsal, not results.** This handout ran the `full` profile's code on `make rehearsal`'s miniature "
+                  "stand-ins (a few random images per class, random network weights) served from a loopback mirror. "
+                  "It shows that every cell of the full path runs; none of its numbers, plots or timings mean anything "
+                  "about transfer learning. Profile label: `full-rehearsal`.")
 
 
 def fail_setup(message: str) -> None:
@@ -47,7 +53,8 @@ except ImportError as e:  # pragma: no cover - depends on the machine
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("filters", nargs="*", help="run only notebooks whose file name contains one of these")
-    p.add_argument("--profile", default=os.environ.get("TL_PROFILE", "quick"), help="quick (default) or full")
+    p.add_argument("--profile", default=os.environ.get("TL_PROFILE", "quick"),
+                   help="quick (default), full, or full-rehearsal (the full code on stand-in data; set by make rehearsal)")
     p.add_argument("--notebooks", default=str(ROOT / "notebooks"), help="folder of source notebooks")
     p.add_argument("--out", default=os.environ.get("TL_BUILD_DIR", str(ROOT / "build")), help="build folder")
     p.add_argument("--timeout", type=float, default=None,
@@ -120,6 +127,8 @@ def execute(path: Path, args: argparse.Namespace) -> dict:
                 message = cell_stderr(cell)
             status["error"] = {"cell": index + 1, "first_line": first_line(cell.source), "message": message}
     status["wall_s"] = round(time.time() - started, 1)
+    if args.profile == "full-rehearsal":
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(REHEARSAL_NOTE, id="rehearsal-note"))
     nb.metadata.setdefault("course", {})["run"] = {k: status[k] for k in ("profile", "ok", "wall_s")}
     out_nb = Path(args.out) / "notebooks" / path.name
     out_nb.parent.mkdir(parents=True, exist_ok=True)
@@ -155,6 +164,7 @@ def write_index(results: list[dict], out: Path, profile: str, demo_built: bool =
 <style>body{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}}
 table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}}</style></head>
 <body><h1>Transfer learning for image classification, in TypeScript</h1>
+{'<p><strong>' + html.escape(REHEARSAL_NOTE.replace('**', '').replace('`', '')) + '</strong></p>' if profile == 'full-rehearsal' else ''}
 <p>Executed handouts, profile <code>{html.escape(profile)}</code>, built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.</p>
 <table><tr><th>Chapter</th><th>Notebook</th><th>Status</th><th>Wall time (s)</th></tr>{''.join(rows)}</table>
 {demo}</body></html>"""
@@ -173,7 +183,7 @@ def build_demo(out: Path) -> bool:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    if args.profile not in ("quick", "full"):
+    if args.profile not in PROFILES:
         fail_setup(f"unknown profile '{args.profile}'; use --profile quick or --profile full")
     try:
         KernelSpecManager().get_kernel_spec(KERNEL)

@@ -24,16 +24,28 @@ export const ENV = {
 
 export type Profile = "quick" | "full";
 export const PROFILES: readonly Profile[] = ["quick", "full"];
+/**
+ * Names that run an existing profile's code paths under another label, so their results cannot pass for real ones:
+ * `full-rehearsal` is the full profile on `make rehearsal`'s stand-in data (random images and weights).
+ */
+export const PROFILE_LABELS = { "full-rehearsal": "full" } as const satisfies Record<string, Profile>;
+export type ProfileLabel = Profile | keyof typeof PROFILE_LABELS;
 
-/** The run profile, from `TL_PROFILE` (default `quick`). An unknown name is an error, never a silent default. */
-export function profile(env: NodeJS.ProcessEnv = process.env): Profile {
+/** The profile name as set, label included (`quick`, `full` or `full-rehearsal`); what banners and results show. */
+export function profileLabel(env: NodeJS.ProcessEnv = process.env): ProfileLabel {
   const raw = (env[ENV.profile] ?? "").trim().toLowerCase();
   if (raw === "") return "quick";
-  if ((PROFILES as readonly string[]).includes(raw)) return raw as Profile;
+  if ((PROFILES as readonly string[]).includes(raw) || raw in PROFILE_LABELS) return raw as ProfileLabel;
   throw new ConfigError(
-    `Unknown profile '${env[ENV.profile]}' in ${ENV.profile}. Use one of: ${PROFILES.join(", ")} ` +
+    `Unknown profile '${env[ENV.profile]}' in ${ENV.profile}. Use one of: ${[...PROFILES, ...Object.keys(PROFILE_LABELS)].join(", ")} ` +
       `(e.g. ${ENV.profile}=quick make course).`,
   );
+}
+
+/** The run profile whose code paths run, from `TL_PROFILE` (default `quick`); a label maps to its profile. An unknown name is an error, never a silent default. */
+export function profile(env: NodeJS.ProcessEnv = process.env): Profile {
+  const label = profileLabel(env);
+  return label in PROFILE_LABELS ? PROFILE_LABELS[label as keyof typeof PROFILE_LABELS] : (label as Profile);
 }
 
 /** Pick a value by profile: `byProfile({ quick: 3, full: 25 })`. */

@@ -21,6 +21,7 @@ import { knownDownload, type KnownDownload } from "./registry";
 import { DownloadError, notInCacheMessage, type DownloadErrorCode } from "./errors";
 import { expectsHtml, fileSize, looksLikeHtml, verify } from "./verify";
 import { beginWork, InterruptedError, isInterruptedError } from "../display/interrupt";
+import { downloadMirror, manifestEntry, mirroredLocation, MIRROR_SETTING } from "./mirror";
 
 export interface DownloadOptions {
   /** Expected SHA-256 (hex). A mismatch discards the file and throws, naming expected vs actual. */
@@ -320,9 +321,17 @@ export async function ensureDownloaded(url: string, dest: string, opts: Download
   dest = path.resolve(dest);
   if ((await fileSize(dest)) !== undefined) return dest;
 
-  const { parsed, known } = checkUrl(url, opts);
+  const { parsed: official, known } = checkUrl(url, opts);
   const name = opts.name ?? known?.name ?? path.basename(dest);
-  const expect = { size: opts.size ?? known?.size, sha256: opts.sha256 ?? known?.sha256, md5: opts.md5 ?? known?.md5 };
+  // A manifest entry (TL_DOWNLOAD_MANIFEST) replaces the whole expectation: a mirror's own files are not the official ones.
+  const listed = manifestEntry(url);
+  const expect = listed
+    ? { size: listed.size, sha256: listed.sha256, md5: listed.md5 }
+    : { size: opts.size ?? known?.size, sha256: opts.sha256 ?? known?.sha256, md5: opts.md5 ?? known?.md5 };
+  // The registry judged the official URL; the mirror (validated when read: https, loopback http or a directory) serves it.
+  const mirror = downloadMirror();
+  const mirrored = mirror ? mirroredLocation(url, mirror) : undefined;
+  const parsed = mirror?.kind === "url" ? new URL(mirrored!) : official;
   const isOffline = opts.offline ?? offline();
   if (isOffline) {
     throw new DownloadError("not-in-cache", url, notInCacheMessage(name, path.dirname(dest), url) + ` (${ENV.offline} is set, so nothing is downloaded.)`);
@@ -415,7 +424,8 @@ export async function ensureDownloaded(url: string, dest: string, opts: Download
         }
       }
     };
-    await attempts();
+    if (mirror?.kind === "directory") await copyFromDirectory(mirrored!, part, url, name);
+    else await attempts();
     if (lastError) {
       const msg = (lastError as Error).message;
       const unreachable = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ENETUNREACH|EHOSTUNREACH/.test(msg);
@@ -438,7 +448,8 @@ export async function ensureDownloaded(url: string, dest: string, opts: Download
       throw e;
     });
     if (!verified) {
-      await attempts();
+      if (mirror?.kind === "directory") await copyFromDirectory(mirrored!, part, url, name);
+      else await attempts();
       if (lastError) throw new DownloadError("network", url, `Downloading ${name} from ${url} failed: ${(lastError as Error).message}. Run again, or download the file by hand to ${dest}.`, { cause: lastError });
       await verify(part, url, name, expect).catch(async (e) => {
         await fs.promises.rm(metaFile, { force: true });
@@ -454,5 +465,20 @@ export async function ensureDownloaded(url: string, dest: string, opts: Download
   } finally {
     await release?.().catch(() => undefined);
   }
+  }
+}
+
+/** A directory mirror's copy of `url` into `part` (then verified like a download). */
+async function copyFromDirectory(source: string, part: string, url: string, name: string): Promise<void> {
+  try {
+    await fs.promises.copyFile(source, part);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      throw new DownloadError("not-in-cache", url, `${name} is not on the mirror: ${source} does not exist (${MIRROR_SETTING} maps ${url} there). ` +
+        `Put the file there, or unset ${MIRROR_SETTING} to download it from the official URL.`, { cause: e });
+    }
+    const disk = diskProblem(e);
+    throw new DownloadError(disk ? "disk" : "network", url, `Cannot copy ${name} from the mirror ${source} to ${part}: ${disk ?? (e as Error).message}.`, { cause: e });
   }
 }

@@ -6,3 +6,4 @@ export { DownloadError, notInCacheMessage, type DownloadErrorCode } from "./erro
 export { hashFile } from "./verify";
 export { extractArchive, listArchive, ArchiveError, type ArchiveFormat, type ExtractOptions } from "./archive";
 export { ensureExtracted, type ArchiveSource, type EnsureDatasetOptions } from "./ensure";
+export { downloadMirror, parseMirror, mirroredLocation, mirrorBanner, isLoopbackHost, downloadManifest, manifestEntry, type DownloadMirror, type ManifestEntry } from "./mirror";

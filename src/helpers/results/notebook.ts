@@ -4,7 +4,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { backendBanner, setupBackend, type BackendPurpose } from "../backend";
-import { cacheDir, profile } from "../config";
+import { cacheDir, profile, profileLabel } from "../config";
+import { mirrorBanner } from "../fetch/mirror";
 import { NotebookRun } from "./notebookRun";
 
 export interface StartNotebookOptions {
@@ -17,13 +18,15 @@ export interface StartNotebookOptions {
 export async function startNotebook(notebook: string, opts: StartNotebookOptions = {}): Promise<NotebookRun> {
   const p = profile(); // throws a ConfigError naming the valid profiles
   const info = await setupBackend({ purpose: opts.purpose ?? "training" });
+  const mirror = mirrorBanner(); // read before any download, so a bad mirror value fails in the first cell
   const run = new NotebookRun(notebook, p, info.name);
   if (opts.print ?? true) {
     console.log(
       [
-        `notebook: ${notebook} | profile: ${p} | started ${run.startedAt.toISOString()}`,
+        `notebook: ${notebook} | profile: ${profileLabel()}${profileLabel() === p ? "" : ` (the ${p} code paths on stand-in data: not real results)`} | started ${run.startedAt.toISOString()}`,
         backendBanner(info),
         `tfjs ${tf.version.tfjs} | node ${process.versions.node} | cache: ${cacheDir()}`,
+        ...(mirror ? [mirror] : []),
       ].join("\n"),
     );
   }

@@ -5,11 +5,12 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { buildDir, profile as currentProfile, type Profile } from "../config";
+import { PROFILE_LABELS, buildDir, profile as currentProfile, profileLabel, type Profile, type ProfileLabel } from "../config";
 
 export interface NotebookResults {
   notebook: string;
-  profile: Profile;
+  /** The profile label: `quick`, `full`, or `full-rehearsal` for stand-in data (never real numbers). */
+  profile: ProfileLabel;
   backend: string;
   started: string;
   wall_s: number;
@@ -34,6 +35,8 @@ export function readResults(notebook: string, dir: string = buildDir()): Noteboo
 /** Tracks one notebook run from its first cell to `publish`. */
 export class NotebookRun {
   readonly startedAt = new Date();
+  /** The profile as labelled (`full-rehearsal` runs the `full` code paths); published instead of `profile`. */
+  readonly label: ProfileLabel;
   private readonly t0 = process.hrtime.bigint();
 
   constructor(
@@ -42,6 +45,8 @@ export class NotebookRun {
     readonly backend: string,
     private readonly dir: string = buildDir(),
   ) {
+    const set = profileLabel();
+    this.label = set !== profile && (PROFILE_LABELS as Record<string, Profile>)[set] === profile ? set : profile;
     if (!/^[A-Za-z0-9._-]+$/.test(notebook)) {
       throw new Error(`Notebook stem '${notebook}' must be a plain file stem like '03-fine-tuning'.`);
     }
@@ -65,7 +70,7 @@ export class NotebookRun {
     const wall = Math.round(this.elapsed() * 10) / 10;
     const results: NotebookResults = {
       notebook: this.notebook,
-      profile: this.profile,
+      profile: this.label,
       backend: this.backend,
       started: this.startedAt.toISOString(),
       wall_s: wall,

@@ -202,4 +202,40 @@ describe("torchvision zoo", () => {
       server.close();
     }
   });
+
+  it("through TL_DOWNLOAD_MIRROR, a manifest's stand-in file replaces the official one (the rehearsal's path)", async () => {
+    py(`import torch, torchvision\ntorch.manual_seed(1)\ntorch.save(torchvision.models.resnet18().state_dict(), "r18b.pth")`);
+    const body = fs.readFileSync(path.join(tmp, "r18b.pth"));
+    const sha256 = crypto.createHash("sha256").update(body).digest("hex");
+    const file = `resnet18-${sha256.slice(0, 8)}.pth`;
+    const hits: string[] = [];
+    const server = http.createServer((req, res) => {
+      hits.push(req.url ?? "");
+      if (req.url !== `/m/download.pytorch.org/models/${file}`) { res.statusCode = 404; return res.end(); }
+      res.setHeader("content-length", body.length);
+      res.end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const manifest = path.join(tmp, "manifest.json");
+    fs.writeFileSync(manifest, JSON.stringify({
+      downloads: { [`https://download.pytorch.org/models/${file}`]: { size: body.length, sha256 } }, torchvisionWeights: { resnet18: file },
+    }));
+    const prev = { cache: process.env.TL_CACHE_DIR, mirror: process.env.TL_DOWNLOAD_MIRROR, manifest: process.env.TL_DOWNLOAD_MANIFEST };
+    try {
+      process.env.TL_CACHE_DIR = fs.mkdtempSync(path.join(tmp, "cache-"));
+      process.env.TL_DOWNLOAD_MIRROR = `http://127.0.0.1:${(server.address() as any).port}/m/`;
+      process.env.TL_DOWNLOAD_MANIFEST = manifest;
+      const m = await loadTorchvisionPretrained("resnet18", { inputShape: [32, 32, 3] });
+      expect(m.outputs[0].shape).toEqual([null, 1000]);
+      expect(hits).toEqual([`/m/download.pytorch.org/models/${file}`]);
+      expect(fs.existsSync(path.join(process.env.TL_CACHE_DIR, "models", "torchvision", file))).toBe(true);
+      expect(TORCHVISION_WEIGHTS.resnet18.file).toBe("resnet18-f37072fd.pth"); // the registry itself is untouched
+    } finally {
+      for (const [k, v] of [["TL_CACHE_DIR", prev.cache], ["TL_DOWNLOAD_MIRROR", prev.mirror], ["TL_DOWNLOAD_MANIFEST", prev.manifest]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      server.close();
+    }
+  });
 });

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
 import type { BatchStream, LabeledBatch } from "../../../src/helpers/types";
+import { cacheDir } from "../../../src/helpers/config";
 import {
   Rng, arrayStream, deriveSeed, featureStream, fewShotIndices, fileStream, seededShuffle,
   streamToTensors, takeIndices, trainValSplit, type DecodedPixels,
@@ -271,7 +272,7 @@ describe("fileStream", () => {
     await expect(bad.iterate(0).next()).rejects.toThrow(/could not decode img\d+: corrupt JPEG/);
   });
 
-  const ants = "/work/shared/cache/datasets/hymenoptera_data/train/ants";
+  const ants = path.join(cacheDir(), "datasets", "hymenoptera_data", "train", "ants"); // TL_CACHE_DIR: CI points it at the pre-filled cache
   it.skipIf(!fs.existsSync(ants))("streams real JPEGs decoded by sharp with RandomResizedCrop + flip", async () => {
     const files = fs.readdirSync(ants).filter((f) => f.endsWith(".jpg")).slice(0, 6).map((f) => ({ path: path.join(ants, f), label: 0 }));
     const decode = async (p: string): Promise<DecodedPixels> => {

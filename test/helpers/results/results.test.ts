@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { beginRun, readResults, resultsPath } from "../../../src/helpers/results/notebookRun";
-import { profile } from "../../../src/helpers/config";
+import { profile, profileLabel } from "../../../src/helpers/config";
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -44,5 +44,23 @@ describe("results contract", () => {
     expect(() => profile({ TL_PROFILE: "fast" })).toThrow(/Unknown profile 'fast'.*quick, full/);
     expect(profile({})).toBe("quick");
     expect(profile({ TL_PROFILE: "FULL" })).toBe("full");
+  });
+
+  it("full-rehearsal runs the full code paths and is published under its own label", () => {
+    expect(profile({ TL_PROFILE: "full-rehearsal" })).toBe("full");
+    expect(profileLabel({ TL_PROFILE: "full-rehearsal" })).toBe("full-rehearsal");
+    expect(profileLabel({ TL_PROFILE: "full" })).toBe("full");
+    const saved = process.env.TL_PROFILE;
+    process.env.TL_PROFILE = "full-rehearsal";
+    try {
+      const dir = tmp();
+      const run = beginRun("03-fine-tuning", "cpu", dir);
+      expect(run.profile).toBe("full"); // what notebooks branch on
+      expect(run.publish({ acc: 0.5 }).profile).toBe("full-rehearsal");
+      expect(readResults("03-fine-tuning", dir).profile).toBe("full-rehearsal");
+    } finally {
+      if (saved === undefined) delete process.env.TL_PROFILE;
+      else process.env.TL_PROFILE = saved;
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as fs from "node:fs";
+import { cacheDir } from "../../../src/helpers/config";
 import * as path from "node:path";
 import { buildMnistM } from "../../../src/helpers/sets/mnistm";
 import { Rng } from "../../../src/helpers/pipeline/rng";
@@ -111,7 +112,7 @@ describe("buildMnistM", () => {
     expect(control).toBeLessThan(0.25);
   });
 
-  const cifar = "/work/shared/cache/datasets/cifar-10-batches-bin/data_batch_1.bin";
+  const cifar = path.join(cacheDir(), "datasets", "cifar-10-batches-bin", "data_batch_1.bin"); // TL_CACHE_DIR, as CI sets it
   it.skipIf(!fs.existsSync(cifar))("keeps digits legible over real CIFAR-10 patches", () => {
     const { images, width, height } = cifarPatches(cifar, 200);
     const m = buildMnistM(digits, { images, imageShape: [height, width, 3] }, 3); // ArrayDataset-shaped input

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { modelDir } from "../../fetch/cache";
-import { DownloadError, ensureDownloaded, hashFile, registerKnownDownload } from "../../fetch";
+import { DownloadError, downloadManifest, ensureDownloaded, hashFile, registerKnownDownload } from "../../fetch";
 import { fileIOHandler, loadLayersModelFromDir } from "../io";
 import { readPth } from "../pth/read";
 import { TorchvisionArch, buildTorchvisionModel, torchvisionFeatureLayer } from "./architectures";
@@ -82,8 +82,11 @@ export interface LoadTorchvisionOptions {
 
 /** Download (if needed), verify, convert (once) and load an official torchvision model, with its ImageNet classifier. */
 export async function loadTorchvisionPretrained(name: string, opts: LoadTorchvisionOptions = {}): Promise<tf.LayersModel> {
-  const w = TORCHVISION_WEIGHTS[name];
-  if (!w) throw new Error(`No torchvision weights named '${name}'. Known: ${Object.keys(TORCHVISION_WEIGHTS).join(", ")}.`);
+  const registered = TORCHVISION_WEIGHTS[name];
+  if (!registered) throw new Error(`No torchvision weights named '${name}'. Known: ${Object.keys(TORCHVISION_WEIGHTS).join(", ")}.`);
+  // A manifest (TL_DOWNLOAD_MANIFEST) may name a stand-in file, under its own SHA-256 prefix, for these weights.
+  const standIn = downloadManifest()?.torchvisionWeights[name];
+  const w = standIn ? { ...registered, file: standIn } : registered;
   const dir = modelDir("torchvision");
   const size = opts.inputShape ?? [224, 224, 3];
   const converted = path.join(dir, `${w.file.replace(/\.pth$/, "")}_tfjs${size[0] === 224 && size[1] === 224 ? "" : `_${size[0]}x${size[1]}`}`);
