@@ -12,6 +12,7 @@ import {
   backboneSpec, loadImageNetClassifier, publishedImageNetTop1, PUBLISHED_IMAGENET_TOP1, readClassLabels, shortImageNetName, topKClasses,
 } from "../../../src/helpers/models";
 import { arrayClassificationData, timeBackbonePass } from "../../../src/helpers/transfer";
+import { TORCHVISION_WEIGHTS } from "../../../src/helpers/models";
 import { arrayStream } from "../../../src/helpers/pipeline/streams";
 import { plotLearningCurve } from "../../../src/helpers/plot";
 import { MOBILENET_PREPROCESSING } from "../../../src/helpers/models/zoo";
@@ -85,6 +86,8 @@ describe("topKClasses and ImageNet names", () => {
     for (const name of Object.keys(PUBLISHED_IMAGENET_TOP1)) expect(backboneSpec(name).name).toBe(name);
     expect(publishedImageNetTop1("mobilenet_v1_0.75")!.top1).toBeGreaterThan(publishedImageNetTop1("mobilenet_v2_0.35")!.top1);
     expect(publishedImageNetTop1("my_resnet")).toBeUndefined();
+    // every torchvision file the zoo knows has its published figure (chapter 4's full-profile table shows them)
+    for (const name of Object.keys(TORCHVISION_WEIGHTS)) expect(publishedImageNetTop1(name)?.top1, name).toBeGreaterThan(0.5);
   });
 });
 
