@@ -85,6 +85,8 @@ describe(`${STEM} (quick)`, () => {
     const n = 300;
     let correct = 0;
     for (let i = 0; i < n; i++) {
+      // predict is synchronous: give the event loop a turn per image, or vitest's worker RPC times out (60 s)
+      await new Promise((r) => setImmediate(r));
       const p = classifyPixels(exported.model, arrayImage(test, i), exported.metadata.pipeline);
       if (p.indexOf(Math.max(...p)) === test.labels[i]) correct++;
     }
