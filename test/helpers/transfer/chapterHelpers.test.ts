@@ -1,5 +1,5 @@
 /** Helpers the chapters 1, 3, 4 and 5 share: image views, class counts, the ImageNet classifier, the data adapter, the learning-curve chart. */
-process.env.TL_CACHE_DIR ??= require("node:path").resolve(__dirname, "../../../shared/cache");
+process.env.TL_CACHE_DIR ??= require("node:path").resolve(__dirname, "../../../../shared/cache");
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import * as fs from "node:fs";
