@@ -79,7 +79,19 @@ def cell_stderr(cell) -> str:
             parts.append(out.get("text", ""))
         elif out.get("output_type") == "error":
             parts.append(f"{out.get('ename', '')}: {out.get('evalue', '')}")
-    return "".join(parts).strip() or "(the kernel reported an error but printed no message)"
+    return "".join(parts).strip()
+
+
+def message_summary(msg) -> str:
+    """One line per kernel message: its type and the start of its content."""
+    content = json.dumps(msg.get("content", {}))
+    return f"{msg.get('msg_type') or msg.get('header', {}).get('msg_type')}: {content[:300]}"
+
+
+def silent_failure_report(recent: list[str]) -> str:
+    """tslab ended the cell with status `error` but printed nothing: say so, with the kernel's last messages."""
+    lines = "\n".join(f"  {m}" for m in recent) or "  (none)"
+    return f"(the kernel reported an error but printed no message; its last messages:)\n{lines}"
 
 
 def notebook_title(nb) -> str:
@@ -100,6 +112,15 @@ def execute(path: Path, args: argparse.Namespace) -> dict:
               "error": None, "wall_s": None}
     client = NotebookClient(nb, kernel_name=KERNEL, timeout=int(budget), allow_errors=False,
                             resources={"metadata": {"path": str(path.parent)}})
+    # The running cell's last kernel messages, for a failure that printed nothing (see silent_failure_report).
+    recent: list[tuple[int, str]] = []
+    process_message = client.process_message
+
+    def recording(msg, cell, cell_index):
+        recent.append((cell_index, message_summary(msg)))
+        del recent[:-12]
+        return process_message(msg, cell, cell_index)
+    client.process_message = recording
     failed_at = None
     try:
         with client.setup_kernel():
@@ -123,8 +144,10 @@ def execute(path: Path, args: argparse.Namespace) -> dict:
                 message = f"timed out: the notebook's budget of {budget:.0f} s ran out in this cell"
             elif isinstance(e, DeadKernelError):
                 message = f"the kernel died: {e}\n{cell_stderr(cell)}"
+            elif isinstance(e, CellExecutionError):
+                message = cell_stderr(cell) or silent_failure_report([m for i, m in recent if i == index])
             else:
-                message = cell_stderr(cell)
+                message = f"{type(e).__name__}: {e}\n{cell_stderr(cell)}".strip()
             status["error"] = {"cell": index + 1, "first_line": first_line(cell.source), "message": message}
     status["wall_s"] = round(time.time() - started, 1)
     if args.profile == "full-rehearsal":

@@ -50,6 +50,28 @@ describe("headless runner", () => {
     expect(summary.notebooks.map((n: any) => [n.notebook, n.ok])).toEqual([["a-fails.ipynb", false], ["b-passes.ipynb", true]]);
   });
 
+  it("loses no output of a cell that prints and updates a display 1,500 times without yielding (the helpers queue zeromq's EBUSY)", () => {
+    const dest = path.join(out, "many");
+    const r = run(["--notebooks", FIXTURES, "--out", dest, "--no-html", "d-many-outputs"]);
+    expect(r.text).toMatch(/d-many-outputs\.ipynb: ok/);
+    expect(r.code).toBe(0);
+    const nb = readNb(path.join(dest, "notebooks", "d-many-outputs.ipynb"));
+    const display = nb.cells[1].outputs.filter((o: any) => o.output_type === "display_data");
+    expect(display.map((o: any) => [o.data["text/plain"]].flat().join(""))).toEqual(["update 1499"]);
+    const lines = nb.cells[2].outputs.map((o: any) => [o.text].flat().join("")).join("").trimEnd().split("\n");
+    expect(lines).toEqual(Array.from({ length: 1500 }, (_, i) => `line ${i}`));
+  });
+
+  it("reports a cell that failed without printing anything, with the kernel's last messages", () => {
+    const dest = path.join(out, "silent");
+    const r = run(["--notebooks", FIXTURES, "--out", dest, "--no-html", "e-silent-failure"]);
+    expect(r.code).toBe(1);
+    expect(r.text).toMatch(/e-silent-failure\.ipynb: FAILED at cell 3 \(process\.stderr\.write = \(\) => true;/);
+    expect(r.text).toContain("the kernel reported an error but printed no message; its last messages:");
+    expect(r.text).toContain('  status: {"execution_state": "busy"}');
+    expect(r.text).not.toContain("before"); // only the failing cell's messages
+  });
+
   it("stops at the first failing notebook without --keep-going", () => {
     const dest = path.join(out, "stop");
     const r = run(["--notebooks", FIXTURES, "--out", dest, "--no-html", "a-fails", "b-passes"]);

@@ -14,3 +14,4 @@ export { beginWork, activeWork, requestInterrupt, installInterruptHandler, Inter
 export type { Work } from "./interrupt";
 export { autoProgressEnabled } from "./autoProgress";
 export { installCellErrorFormat } from "./errors";
+export { installQueuedKernelSends, queueBusySends } from "./kernelSends";
