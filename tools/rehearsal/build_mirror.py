@@ -34,6 +34,7 @@ DOGS_LISTS = "http://vision.stanford.edu/aditya86/ImageNetDogs/lists.tar"
 HYMENOPTERA = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
 MOBILENET_V2_1 = ("https://storage.googleapis.com/teachable-machine-models/"
                   "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.00_224_no_top/model.json")
+MOBILENET_V1_1 = "https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_1.0_224/model.json"
 TORCHVISION = "https://download.pytorch.org/models/"
 TORCHVISION_FILES = {"resnet50": "resnet50", "alexnet": "alexnet-owt"}  # file-name stems, as torchvision names them
 VOC_CLASSES = ["aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable", "dog",
@@ -212,13 +213,14 @@ def alexnet_state_dict(torch, nn):
     return sd
 
 
-def mobilenet(out: Path, topology: Path) -> None:
-    """MobileNetV2 alpha 1.0 no-top (model.json + weights.bin, as the official URL serves), random weights (tools/rehearsal/mobilenet.mjs)."""
-    dest = mirror_path(out, MOBILENET_V2_1).parent
+def mobilenet(out: Path, family: str, url: str, topology: Path) -> None:
+    """A MobileNet at alpha 1.0 in the files its official URL serves, random weights (tools/rehearsal/mobilenet.mjs):
+    v2 no-top as model.json + weights.bin; v1 with its classifier as model.json, one shard per layer and metadata.json."""
+    dest = mirror_path(out, url).parent
     dest.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["node", str(ROOT / "tools" / "rehearsal" / "mobilenet.mjs"), str(topology), str(dest)], check=True)
+    subprocess.run(["node", str(ROOT / "tools" / "rehearsal" / "mobilenet.mjs"), family, str(topology), str(dest)], check=True)
     for f in sorted(dest.iterdir()):
-        MANIFEST[MOBILENET_V2_1.rsplit("/", 1)[0] + "/" + f.name] = entry(f.read_bytes())
+        MANIFEST[url.rsplit("/", 1)[0] + "/" + f.name] = entry(f.read_bytes())
 
 
 MANIFEST: dict[str, dict] = {}
@@ -239,18 +241,20 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out")
     p.add_argument("--topology", required=True, help="model.json of MobileNetV2 0.35 no-top (its topology is widened to alpha 1.0)")
+    p.add_argument("--v1-topology", required=True, help="model.json of MobileNet v1 0.75 with its classifier (widened to alpha 1.0)")
     p.add_argument("--per-class", type=int, default=4, help="images per class in each split (the data-size knob)")
-    # AlexNet (244 MB of random weights) only when a notebook loads it.
-    p.add_argument("--torchvision", default="resnet50", help="comma-separated torchvision weights to stand in for (resnet50, alexnet)")
+    # Chapters 4 and 5 load ResNet-50, chapter 1 AlexNet (244 MB of random weights, as large as the real file).
+    p.add_argument("--torchvision", default="resnet50,alexnet", help="comma-separated torchvision weights to stand in for (resnet50, alexnet)")
     a = p.parse_args(argv)
     out = Path(a.out)
     n = a.per_class
-    cifar(out, n)
+    cifar(out, max(1, n // 2))  # chapter 1 trains a full-width CNN for 25 epochs on all five batches: the costliest data
     voc(out, VOC_TRAINVAL, ["train", "val", "trainval"], 5, 4 * n)
     voc(out, VOC_TEST, ["test"], 5000, 2 * n)  # ids disjoint from trainval's, as in VOC
     dogs(out, 4 * n, n)
     hymenoptera(out, max(2, n // 2), n)  # chapter 5 fine-tunes ResNet-50 on the train images: the costliest per image
-    mobilenet(out, Path(a.topology))
+    mobilenet(out, "v2", MOBILENET_V2_1, Path(a.topology))
+    mobilenet(out, "v1", MOBILENET_V1_1, Path(a.v1_topology))
     tv = dict(torchvision_weights(out, arch, TORCHVISION_FILES[arch]) for arch in a.torchvision.split(",") if arch)
     manifest = {"note": "stand-in files of `make rehearsal`: random data and weights, not the official files",
                 "downloads": MANIFEST, "torchvisionWeights": tv}

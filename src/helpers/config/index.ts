@@ -5,7 +5,7 @@
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { ConfigError, switchSetting } from "./settings";
+import { ConfigError, integerSetting, switchSetting } from "./settings";
 export * from "./settings";
 
 /** The names of the settings the course's own modules use most (all are declared in SETTINGS). */
@@ -46,6 +46,19 @@ export function profileLabel(env: NodeJS.ProcessEnv = process.env): ProfileLabel
 export function profile(env: NodeJS.ProcessEnv = process.env): Profile {
   const label = profileLabel(env);
   return label in PROFILE_LABELS ? PROFILE_LABELS[label as keyof typeof PROFILE_LABELS] : (label as Profile);
+}
+
+/**
+ * The rehearsal's cap on the packaged data sets (MNIST, Fashion-MNIST): images per class and split, or undefined.
+ * Only a `full-rehearsal` may shrink data behind the notebook's back; anywhere else the setting is an error, so no real
+ * run can publish results computed on a subset without saying so.
+ */
+export function rehearsalPerClass(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const n = integerSetting("TL_REHEARSAL_PER_CLASS", env);
+  if (n !== undefined && profileLabel(env) !== "full-rehearsal") {
+    throw new ConfigError(`TL_REHEARSAL_PER_CLASS=${n} is only for make rehearsal (TL_PROFILE=full-rehearsal), but the profile is '${profileLabel(env)}': unset it.`);
+  }
+  return n;
 }
 
 /** Pick a value by profile: `byProfile({ quick: 3, full: 25 })`. */

@@ -47,6 +47,8 @@ export const SETTINGS: readonly Setting[] = [
     "fetch every registered download from `<mirror>/<host>/<path of the official URL>`: an `https://` base URL, `http://` to a loopback address only, or a local directory; sizes and checksums still apply"),
   setting("TL_DOWNLOAD_MANIFEST", "unset", path, "helpers",
     "JSON file of sizes/checksums that replace the registered ones for the URLs it lists (a mirror of stand-in files, e.g. `make rehearsal`'s)"),
+  setting("TL_REHEARSAL_PER_CLASS", "unset (every image)", count(1), "helpers",
+    "only under `full-rehearsal` (`make rehearsal` sets it): MNIST and Fashion-MNIST keep the first N images per class of each split, so chapter 2's full path runs in a minute; an error under any other profile"),
   setting("TL_HEADLESS", "off", onOff, "helpers", "`1` (set by the headless runner): progress as compact lines, no live updates"),
   setting("TL_DISPLAY_DIR", "`<tmp>/tl-display`", path, "helpers", "outside a notebook, where displayed images and charts are written"),
   setting("TL_CH4_BACKBONE", "unset", path, "notebook 04", "chapter 4 (full profile): `model.json` of another Keras-converted TF.js layers model to use as backbone"),

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { backendBanner, setupBackend, type BackendPurpose } from "../backend";
-import { cacheDir, profile, profileLabel } from "../config";
+import { cacheDir, profile, profileLabel, rehearsalPerClass } from "../config";
 import { mirrorBanner } from "../fetch/mirror";
 import { NotebookRun } from "./notebookRun";
 
@@ -19,6 +19,7 @@ export async function startNotebook(notebook: string, opts: StartNotebookOptions
   const p = profile(); // throws a ConfigError naming the valid profiles
   const info = await setupBackend({ purpose: opts.purpose ?? "training" });
   const mirror = mirrorBanner(); // read before any download, so a bad mirror value fails in the first cell
+  const cap = rehearsalPerClass(); // likewise: outside a rehearsal it is an error here, not a silent subset later
   const run = new NotebookRun(notebook, p, info.name);
   if (opts.print ?? true) {
     console.log(
@@ -27,6 +28,7 @@ export async function startNotebook(notebook: string, opts: StartNotebookOptions
         backendBanner(info),
         `tfjs ${tf.version.tfjs} | node ${process.versions.node} | cache: ${cacheDir()}`,
         ...(mirror ? [mirror] : []),
+        ...(cap ? [`MNIST and Fashion-MNIST cut to the first ${cap} images per class and split (TL_REHEARSAL_PER_CLASS)`] : []),
       ].join("\n"),
     );
   }

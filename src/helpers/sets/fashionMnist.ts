@@ -3,8 +3,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { datasetDir } from "../fetch/cache";
 import { ensureDownloaded, registerKnownDownload, type DownloadOptions } from "../fetch";
+import { rehearsalPerClass } from "../config";
 import type { ArrayDataset } from "./arrays";
 import { parseIdx } from "./idx";
+import { firstPerClass } from "./subsets";
 
 export const FASHION_MNIST_CLASSES: readonly string[] = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 export const FASHION_MNIST_BASE_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
@@ -62,11 +64,13 @@ export async function loadFashionMnist(opts: FashionMnistOptions = {}): Promise<
   if (img.shape.length !== 3 || img.shape[1] !== 28 || img.shape[2] !== 28) throw new Error(`Fashion-MNIST images have shape [${img.shape}], expected [N, 28, 28].`);
   if (lab.shape.length !== 1 || lab.shape[0] !== img.shape[0]) throw new Error(`Fashion-MNIST has ${img.shape[0]} images but ${lab.shape[0]} labels.`);
   const count = Math.min(img.shape[0]!, opts.limit ?? Infinity);
-  return {
+  const ds: ArrayDataset = {
     images: img.data.slice(0, count * 784),
     labels: Int32Array.from(lab.data.subarray(0, count)),
     classes: [...FASHION_MNIST_CLASSES],
     imageShape: [28, 28, 1],
     count,
   };
+  const cap = rehearsalPerClass();
+  return cap === undefined ? ds : firstPerClass(ds, cap);
 }

@@ -18,5 +18,5 @@ export {
 } from "./stanfordDogs";
 export { loadVoc2007, VOC2007_TRAINVAL_URL, VOC2007_TEST_URL, VOC_CLASSES, type VocSample, type VocDataset, type Voc2007Options } from "./voc2007";
 export * from "./mnistm";
-export { takeSamples, selectClasses, type SubsetDataset } from "./subsets";
+export { takeSamples, selectClasses, firstPerClass, type SubsetDataset } from "./subsets";
 export * from "./arrayImage";

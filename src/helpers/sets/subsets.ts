@@ -78,3 +78,22 @@ export function selectClasses(ds: ArrayDataset, classes: readonly number[]): Sub
   out.classes = classes.map((c) => ds.classes[c]);
   return out;
 }
+
+/**
+ * The first `perClass` samples of each class, in dataset order (a class with fewer keeps all of its own). The
+ * rehearsal's cap on the packaged data sets (`TL_REHEARSAL_PER_CLASS`); returns `ds` itself when nothing is cut.
+ */
+export function firstPerClass(ds: ArrayDataset, perClass: number): ArrayDataset {
+  checkDataset(ds, "firstPerClass");
+  if (!Number.isInteger(perClass) || perClass < 1) throw new Error(`firstPerClass: keep at least 1 sample per class, not ${perClass}.`);
+  const seen = new Map<number, number>();
+  const keep: number[] = [];
+  for (let i = 0; i < ds.count; i++) {
+    const n = seen.get(ds.labels[i]) ?? 0;
+    if (n < perClass) keep.push(i);
+    seen.set(ds.labels[i], n + 1);
+  }
+  if (keep.length === ds.count) return ds;
+  const { sourceIndices: _, ...subset } = takeSamples(ds, keep);
+  return subset;
+}

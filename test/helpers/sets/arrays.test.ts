@@ -144,6 +144,20 @@ describe("IDX / Fashion-MNIST", () => {
     expect(ds.classes[9]).toBe("Ankle boot");
     expect(Buffer.from(ds.images).equals(Buffer.from(imgs))).toBe(true);
     await expect(loadFashionMnist({ root, split: "train" })).rejects.toThrow(/train-images-idx3-ubyte\.gz is missing from/);
+    // The rehearsal's cap (TL_REHEARSAL_PER_CLASS) keeps the first image of each class.
+    const saved = { cap: process.env.TL_REHEARSAL_PER_CLASS, profile: process.env.TL_PROFILE };
+    fs.writeFileSync(path.join(root, "t10k-labels-idx1-ubyte.gz"), zlib.gzipSync(idx([3], Uint8Array.from([9, 9, 4]))));
+    Object.assign(process.env, { TL_REHEARSAL_PER_CLASS: "1", TL_PROFILE: "full-rehearsal" });
+    try {
+      const capped = await loadFashionMnist({ root, split: "test" });
+      expect(Array.from(capped.labels)).toEqual([9, 4]);
+      expect(Buffer.from(capped.images).equals(Buffer.concat([Buffer.from(imgs.subarray(0, 784)), Buffer.from(imgs.subarray(1568))]))).toBe(true);
+    } finally {
+      for (const [k, v] of [["TL_REHEARSAL_PER_CLASS", saved.cap], ["TL_PROFILE", saved.profile]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 
   it.skipIf(!fs.existsSync(FASHION_MNIST_SYSTEM_DIR))("Debian package files: 60,000 train / 10,000 test", async () => {

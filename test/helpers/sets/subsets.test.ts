@@ -1,6 +1,6 @@
 /** takeSamples / selectClasses: byte-exact copies, relabelling, provenance, and errors that say what to fix. */
 import { describe, expect, it } from "vitest";
-import { loadMnist, selectClasses, takeSamples, type ArrayDataset } from "../../../src/helpers/sets";
+import { firstPerClass, loadMnist, selectClasses, takeSamples, type ArrayDataset } from "../../../src/helpers/sets";
 
 /** 6 images of 2x2x1; image i is filled with the value 10*i + pixel, label i % 3. */
 function tiny(): ArrayDataset {
@@ -72,5 +72,35 @@ describe("selectClasses", () => {
     expect(() => selectClasses(tiny(), [1, 1])).toThrow(/class 1 is listed twice/);
     const noC = { ...tiny(), labels: Int32Array.from([0, 1, 0, 1, 0, 1]) };
     expect(() => selectClasses(noC, [0, 2])).toThrow(/class 2 \(c\) has no samples.*split/);
+  });
+});
+
+describe("firstPerClass (the rehearsal's cap on the packaged sets)", () => {
+  it("keeps the first n samples of each class in dataset order, and a class with fewer keeps all of its own", () => {
+    const ds = tiny(); // labels 0 1 2 0 1 2
+    const one = firstPerClass(ds, 1);
+    expect(one.count).toBe(3);
+    expect(Array.from(one.labels)).toEqual([0, 1, 2]);
+    expect(Array.from(one.images)).toEqual([0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23]);
+    expect(firstPerClass(ds, 5)).toBe(ds); // nothing to cut: the same object
+    expect(() => firstPerClass(ds, 0)).toThrow(/at least 1 sample per class/);
+  });
+
+  it("loadMnist and loadFashionMnist apply TL_REHEARSAL_PER_CLASS only in a full-rehearsal, and refuse it elsewhere", () => {
+    const saved = { cap: process.env.TL_REHEARSAL_PER_CLASS, profile: process.env.TL_PROFILE };
+    try {
+      process.env.TL_REHEARSAL_PER_CLASS = "7";
+      process.env.TL_PROFILE = "full-rehearsal";
+      const train = loadMnist();
+      expect(train.count).toBe(70);
+      for (let d = 0; d < 10; d++) expect(Array.from(train.labels).filter((l) => l === d)).toHaveLength(7);
+      process.env.TL_PROFILE = "full";
+      expect(() => loadMnist()).toThrow(/TL_REHEARSAL_PER_CLASS=7 is only for make rehearsal.*'full': unset it/);
+    } finally {
+      for (const [k, v] of [["TL_REHEARSAL_PER_CLASS", saved.cap], ["TL_PROFILE", saved.profile]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });
