@@ -20,8 +20,8 @@ type Attrs = Record<string, unknown>;
  * error: deliberately not an Error subclass, and thrown as shared instances, so no stack trace is
  * captured (small tensors take this path dozens of times per training step).
  */
-class Unsupported {}
-const UNSUPPORTED = new Unsupported();
+export class Unsupported {}
+export const UNSUPPORTED = new Unsupported();
 
 function f32(backend: CpuLikeBackend, t: tf.TensorInfo | undefined): Float32Array {
   if (!t || t.dtype !== "float32") throw UNSUPPORTED;
@@ -33,7 +33,7 @@ const optF32 = (b: CpuLikeBackend, t: tf.TensorInfo | undefined | null) => (t ? 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, leakyrelu: 4, sigmoid: 5 };
-function activationCode(a: unknown): number {
+export function activationCode(a: unknown): number {
   const code = ACTIVATIONS[(a as string | undefined) ?? "linear"];
   if (code === undefined) throw UNSUPPORTED; // prelu needs per-element weights: cpu path
   return code;
@@ -44,7 +44,7 @@ function atenOut(inSize: number, k: number, dil: number, stride: number, before:
   return Math.floor((inSize + before + after - ((k - 1) * dil + 1)) / stride) + 1;
 }
 
-function convOpts(info: tf.backend_util.Conv2DInfo, depthwise: boolean): number[] {
+export function convOpts(info: tf.backend_util.Conv2DInfo, depthwise: boolean): number[] {
   if (info.dataFormat !== "channelsLast" || info.outHeight <= 0 || info.outWidth <= 0) throw UNSUPPORTED;
   const p = info.padInfo;
   if ([p.top, p.bottom, p.left, p.right].some((v) => v < 0)) throw UNSUPPORTED;
@@ -60,7 +60,7 @@ function convOpts(info: tf.backend_util.Conv2DInfo, depthwise: boolean): number[
   ];
 }
 
-function convInfo(
+export function convInfo(
   xShape: number[], filterShape: number[], attrs: Attrs, depthwise: boolean, dilationsOverride?: number,
 ): tf.backend_util.Conv2DInfo {
   const dataFormat = (attrs.dataFormat as "NHWC" | "NCHW" | undefined) ?? "NHWC";
@@ -165,7 +165,7 @@ function makeMatMul(addon: TorchAddon, fused: boolean) {
 }
 
 /** mean/variance/scale/offset must each hold exactly one value per channel (last dim of x). */
-function bnChannels(x: tf.TensorInfo, ...params: (tf.TensorInfo | undefined | null)[]): number {
+export function bnChannels(x: tf.TensorInfo, ...params: (tf.TensorInfo | undefined | null)[]): number {
   const c = x.shape[x.shape.length - 1];
   if (x.shape.length < 1 || !c) throw UNSUPPORTED;
   for (const p of params) {
@@ -328,7 +328,7 @@ export function gradientKernels(addon: TorchAddon): Record<string, tf.KernelFunc
   return out;
 }
 
-function poolOpts(xShape: number[], attrs: Attrs, op: number): { info: tf.backend_util.Conv2DInfo; opts: number[] } {
+export function poolOpts(xShape: number[], attrs: Attrs, op: number): { info: tf.backend_util.Conv2DInfo; opts: number[] } {
   const info = tf.backend_util.computePool2DInfo(
     xShape as [number, number, number, number], attrs.filterSize as [number, number], attrs.strides as [number, number],
     1, attrs.pad as "same", attrs.dimRoundingMode as "floor" | undefined,
