@@ -94,7 +94,7 @@ up_to_date() {  # $1 = target, then its sources
   [ -f "$target" ] && [ "$target" -nt "$0" ] || return 1
   for f in "$@"; do [ "$target" -nt "$f" ] || return 1; done
 }
-# -fopenmp: ATen's inline at::parallel_for uses OpenMP (torch_kernels.cc calls it; resident.cc does not). The addons
+# -fopenmp: ATen's inline at::parallel_for uses OpenMP (the shared loops in src/loops.inc call it). The addons
 # are built on the machine that runs them (native/build/ is not shipped), so they use its vector extensions.
 arch=""
 if [ "$(uname -m)" = "x86_64" ]; then
@@ -122,12 +122,12 @@ build() {
     rm -f "$target.tmp"; tail -20 "$out/$name.log"; echo "native: $name.node failed to compile (log: $out/$name.log); left out"
   fi
 }
-shared_parts=("$here"/src/marshal.inc "$here"/src/layout.inc "$here"/src/governor.inc)
+shared_parts=("$here"/src/marshal.inc "$here"/src/allocator.inc "$here"/src/layout.inc "$here"/src/governor.inc "$here"/src/loops.inc)
 build torch_kernels "$here/torch_kernels.cc" \
   "const m=require(process.argv[1]); m.setNumThreads(require('os').cpus().length); console.log('native: ok, ' + m.info())" \
   "-fopenmp" "$here"/src/*.inc
 build torch_resident "$here/resident.cc" \
   "const m=require(process.argv[1]); console.log('native: ok, resident ' + m.info().summary)" \
-  "-DTL_TORCH_CUDA=\"${tcuda}\"" "$here"/resident/*.inc "${shared_parts[@]}"
+  "-fopenmp -DTL_TORCH_CUDA=\"${tcuda}\"" "$here"/resident/*.inc "${shared_parts[@]}"
 [ "$built" -gt 0 ] || skip "no addon could be built against $tdesc (logs in $out); falling back to wasm/cpu"
 exit 0

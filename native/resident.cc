@@ -12,12 +12,14 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/CPUAllocator.h>
 #include <torch/csrc/api/include/torch/version.h>
 
 #include <dlfcn.h>
-#include <sched.h>
-#include <unistd.h>
 #include <malloc.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -27,22 +29,28 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #ifndef TL_TORCH_CUDA
 #define TL_TORCH_CUDA ""
 #endif
 
-// One translation unit: the shared parts of torch_kernels.cc (argument marshalling, convolution options and fused
-// activations, the thread governor with `guarded`) and the resident parts, all with internal linkage.
+// One translation unit: the shared parts of torch_kernels.cc (argument marshalling, the caching allocator, convolution
+// options and fused activations, the thread governor with `guarded`, the batch-norm and gradient-mask loops) and the
+// resident parts, all with internal linkage.
 namespace {
 
 #include "src/marshal.inc"
+#include "src/allocator.inc"
 #include "src/layout.inc"
 #include "src/governor.inc"
+#include "src/loops.inc"
 #include "resident/handles.inc"
 #include "resident/elementwise.inc"
 #include "resident/shape.inc"
@@ -56,6 +64,19 @@ napi_value Init(napi_env env, napi_value exports) {
   if (!mo || std::string(mo) != "0") {
     const char* mm = std::getenv("TL_TORCH_MMAP_MB");
     mallopt(M_MMAP_THRESHOLD, (mm ? std::atoi(mm) : 64) << 20);
+  }
+  // Every tensor of this backend is ATen's, so its CPU tensors all come from the caching allocator: a training step frees
+  // and reallocates the same activation sizes, which fresh mmaps would page-fault in again (110k faults per MobileNetV2
+  // step at 224 px). Cap: TL_TORCH_CACHE_MB, else an eighth of physical memory between 512 MB and 2 GB (the "torch"
+  // backend's JS buffer pool holds the same step). If torch_kernels.node loads later it installs its own; blocks keep
+  // the deleter of the allocator that made them, so both can coexist.
+  const char* cm = std::getenv("TL_TORCH_CACHE_MB");
+  const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
+  const size_t physMb = pages > 0 && pageSize > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(pageSize) >> 20 : 4096;
+  const size_t cacheMb = cm ? static_cast<size_t>(std::max(0, std::atoi(cm))) : std::min<size_t>(2048, std::max<size_t>(512, physMb / 8));
+  if (cacheMb > 0 && !CachingCpuAllocator::instance) {
+    CachingCpuAllocator::instance = new CachingCpuAllocator(cacheMb << 20);  // lives as long as ATen
+    c10::SetCPUAllocator(CachingCpuAllocator::instance, /*priority=*/1);
   }
   struct Fn {
     const char* name;

@@ -44,6 +44,7 @@ namespace {
 #include "src/pool.inc"
 #include "src/layout.inc"
 #include "src/governor.inc"
+#include "src/loops.inc"
 #include "src/conv.inc"
 #include "src/dense.inc"
 #include "src/elementwise.inc"
