@@ -100,14 +100,13 @@ arch=""
 if [ "$(uname -m)" = "x86_64" ]; then
   if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then arch="-mavx2 -mfma"; else arch="-msse4.2"; fi
 fi
-built=0
 # build NAME SOURCE LOAD_CHECK EXTRA_FLAGS SOURCES...: one addon; prints "native: ok, ..." or why it was left out.
 build() {
   local name="$1" src="$2" check="$3" extra="$4"
   shift 4
   local target="$out/$name.node"
   if up_to_date "$target" "$src" "$@" && [ "${FORCE:-0}" != 1 ]; then
-    echo "native: up to date ($target)"; built=$((built + 1)); return 0
+    echo "native: up to date ($target)"; return 0
   fi
   echo "native: building $target against $tdesc (this takes about a minute)"
   # shellcheck disable=SC2086
@@ -116,18 +115,22 @@ build() {
        -o "$target.tmp" "$src" $tlib -ldl 2>"$out/$name.log"; then
     mv "$target.tmp" "$target"
     # Load it once so a broken build is reported now, not at first use.
-    if node -e "$check" "$target"; then built=$((built + 1)); return 0; fi
+    if node -e "$check" "$target"; then return 0; fi
     rm -f "$target"; echo "native: $name.node failed to load (see above); left out"
   else
     rm -f "$target.tmp"; tail -20 "$out/$name.log"; echo "native: $name.node failed to compile (log: $out/$name.log); left out"
   fi
 }
 shared_parts=("$here"/src/marshal.inc "$here"/src/allocator.inc "$here"/src/layout.inc "$here"/src/governor.inc "$here"/src/loops.inc)
+# The two translation units compile in parallel (each is one g++ process); their messages are printed in order.
 build torch_kernels "$here/torch_kernels.cc" \
   "const m=require(process.argv[1]); m.setNumThreads(require('os').cpus().length); console.log('native: ok, ' + m.info())" \
-  "-fopenmp" "$here"/src/*.inc
+  "-fopenmp" "$here"/src/*.inc >"$out/torch_kernels.msg" 2>&1 &
 build torch_resident "$here/resident.cc" \
   "const m=require(process.argv[1]); console.log('native: ok, resident ' + m.info().summary)" \
-  "-fopenmp -DTL_TORCH_CUDA=\"${tcuda}\"" "$here"/resident/*.inc "${shared_parts[@]}"
-[ "$built" -gt 0 ] || skip "no addon could be built against $tdesc (logs in $out); falling back to wasm/cpu"
+  "-fopenmp -DTL_TORCH_CUDA=\"${tcuda}\"" "$here"/resident/*.inc "${shared_parts[@]}" >"$out/torch_resident.msg" 2>&1 &
+wait
+cat "$out/torch_kernels.msg" "$out/torch_resident.msg"
+rm -f "$out"/*.msg
+ls "$out"/*.node >/dev/null 2>&1 || skip "no addon could be built against $tdesc (logs in $out); falling back to wasm/cpu"
 exit 0

@@ -413,3 +413,50 @@ export function kernelCases(ctx: KernelCaseContext, seed = 42): KernelCase[] {
   },
   ];
 }
+
+/**
+ * Cases for the resident backend only (the torch backend runs these kernels on its cpu code by design): data movement,
+ * gathers, index and integer kernels, and reading back what was written.
+ */
+export function residentKernelCases(ctx: KernelCaseContext, seed = 11): KernelCase[] {
+  const { randArr } = randomHelpers(seed);
+  const compare = async (what: string, f: () => tf.Tensor | tf.Tensor[]) => expectClose(await runOn(ctx.backend, f), await runOn("cpu", f), what);
+  return [
+    {
+      name: "shape, gather, reduction and index kernels",
+      run: async () => {
+        const xv = randArr(2 * 3 * 4 * 5, 3);
+        const X = () => tf.tensor(xv, [2, 3, 4, 5]);
+        const I = () => tf.tensor1d([2, 0, 1, 2], "int32");
+        await compare("shape", () => [tf.transpose(X(), [3, 1, 0, 2]), tf.slice(X(), [1, 0, 1, 2], [1, 3, 2, 3]), tf.concat([X(), X()], 2),
+          tf.stack([X(), X()], 1), ...tf.unstack(X(), 2), ...tf.split(X(), [2, 3], 3), tf.tile(X(), [1, 2, 1, 1]), tf.pad(X(), [[0, 1], [2, 0], [1, 1], [0, 0]], 0.5),
+          tf.reverse(X(), [1, 3]), tf.stridedSlice(X(), [0, 2, 3, 4], [2, 0, 0, 0], [1, -1, -2, -3]), tf.stridedSlice(X(), [0, -1], [2, -4], [1, -2]),
+          tf.stridedSlice(X(), [0, 1], [2, 3], [1, 1], 0, 0, 0, 2)]);
+        await compare("gather, oneHot, range, fill", () => [tf.gather(X(), I(), 1), tf.oneHot(tf.tensor1d([0, 3, -1, 5], "int32"), 4),
+          tf.range(0.5, 7, 1.5), tf.range(5, -3, -2, "int32"), tf.fill([2, 3], 2.5), tf.zerosLike(X()), tf.onesLike(I())]);
+        await compare("reductions and indices", () => [tf.prod(tf.add(X(), 4), [1, 3]), tf.argMax(X(), 2), tf.argMin(X(), 0), tf.cumsum(X(), 1),
+          tf.cumsum(X(), 3, true, true), tf.sum(I()), tf.max(I()), tf.all(tf.greater(X(), -2), 1), tf.any(tf.greater(X(), 2.5), [0, 3]),
+          tf.softmax(X()), ...Object.values(tf.topk(tf.reshape(X(), [6, 20]), 5))]);
+        await compare("int32 and bool arithmetic", () => [tf.add(I(), I()), tf.mul(I(), tf.scalar(3, "int32")), tf.floorDiv(I(), tf.scalar(2, "int32")),
+          tf.mod(tf.sub(I(), 1), tf.scalar(2, "int32")), tf.cast(tf.greater(X(), 0), "float32"), tf.cast(X(), "int32"), tf.logicalNot(tf.less(X(), 0))]);
+      },
+    },
+    {
+      name: "reads back what was written (float32, int32, bool; strings stay in JS)",
+      run: async () => {
+        await tf.setBackend(ctx.backend);
+        const f = Float32Array.from([1.5, -2.25, 3e-8, 7e6]), i = Int32Array.from([-5, 0, 2 ** 31 - 1, 7]), b = Uint8Array.from([1, 0, 0, 1]);
+        const tensors = [tf.tensor(f, [2, 2]), tf.tensor(i, [4], "int32"), tf.tensor(b, [4], "bool"), tf.tensor(["a", "béta"])];
+        const same = (got: ArrayLike<number>, want: ArrayLike<number>, what: string) =>
+          check(got.length === want.length && Array.from(want).every((v, k) => got[k] === v), `${what}: read back [${Array.from(got)}], wrote [${Array.from(want)}]`);
+        same(tensors[0].dataSync(), f, "float32");
+        same(tensors[1].dataSync(), i, "int32");
+        same(tensors[2].dataSync(), b, "bool");
+        same(await tensors[0].data(), f, "float32 (async)");
+        check(JSON.stringify(tensors[3].arraySync()) === JSON.stringify(["a", "béta"]), "strings");
+        check(JSON.stringify(tf.tidy(() => tf.reshape(tensors[1], [2, 2]).arraySync())) === JSON.stringify([[-5, 0], [2 ** 31 - 1, 7]]), "int32 reshaped");
+        tf.dispose(tensors);
+      },
+    },
+  ];
+}

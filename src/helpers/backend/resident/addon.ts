@@ -78,8 +78,8 @@ export interface ResidentAddon {
   batchNormTrainGrad(x: Handle, dy: Handle, mean: Handle, variance: Handle, gamma: Handle, dMean: Handle, dVariance: Handle, eps: number): Handle[];
   setNumThreads(n: number, adaptive: boolean): number;
   threadStatus(): number[];
-  /** TF32 in cuDNN convolutions and cuBLAS matmuls (CUDA only). */
-  setTf32(convolutions: boolean, matmuls: boolean): void;
+  /** TF32 in cuDNN convolutions and cuBLAS matmuls, and cuDNN's benchmark mode (CUDA only). */
+  setTf32(convolutions: boolean, matmuls: boolean, benchmark: boolean): void;
 }
 
 export const RESIDENT_ADDON_FILE = path.join("native", "build", "torch_resident.node");

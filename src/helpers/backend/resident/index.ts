@@ -114,9 +114,13 @@ export function residentStats(reset = false): { liveTensors: number; fallbacks: 
   return { liveTensors: loaded.liveHandles(), fallbacks: residentFallbacks(reset) };
 }
 
-/** TF32 in CUDA convolutions and matmuls (PyTorch's defaults: convolutions on, matmuls off). No effect on the CPU. */
-export function setResidentTf32(convolutions: boolean, matmuls: boolean): void {
-  loaded?.setTf32(convolutions, matmuls);
+/**
+ * CUDA float32 precision: TF32 in convolutions and matmuls (PyTorch's defaults: convolutions on, matmuls off) and
+ * cuDNN's benchmark mode (on by default: it may pick FFT/Winograd algorithms). All off gives results within 1e-4 of the
+ * CPU's (the kernel tests). No effect on the CPU.
+ */
+export function setResidentCudaPrecision(opts: { tf32Convolutions: boolean; tf32Matmuls: boolean; benchmark: boolean }): void {
+  loaded?.setTf32(opts.tf32Convolutions, opts.tf32Matmuls, opts.benchmark);
 }
 
 export { residentFallbacks };
