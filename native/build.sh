@@ -128,7 +128,7 @@ build torch_kernels "$here/torch_kernels.cc" \
   "-fopenmp" "$here"/src/*.inc >"$out/torch_kernels.msg" 2>&1 &
 build torch_resident "$here/resident.cc" \
   "const m=require(process.argv[1]); console.log('native: ok, resident ' + m.info().summary)" \
-  "-fopenmp -DTL_TORCH_CUDA=\"${tcuda}\"" "$here"/resident/*.inc "${shared_parts[@]}" >"$out/torch_resident.msg" 2>&1 &
+  "-fopenmp -DRESIDENT_TORCH_CUDA=\"${tcuda}\"" "$here"/resident/*.inc "${shared_parts[@]}" >"$out/torch_resident.msg" 2>&1 &
 wait
 cat "$out/torch_kernels.msg" "$out/torch_resident.msg"
 rm -f "$out"/*.msg

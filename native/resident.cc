@@ -37,8 +37,8 @@
 #include <unordered_set>
 #include <vector>
 
-#ifndef TL_TORCH_CUDA
-#define TL_TORCH_CUDA ""
+#ifndef RESIDENT_TORCH_CUDA
+#define RESIDENT_TORCH_CUDA ""
 #endif
 
 // One translation unit: the shared parts of torch_kernels.cc (argument marshalling, the caching allocator, convolution

@@ -35,7 +35,7 @@ export { residentStats, residentFallbacks, type FallbackCount } from "./resident
 
 export type BackendPurpose = "training" | "inference";
 /** Names accepted by `TL_BACKEND` / `setupBackend({ backend })`. */
-export const BACKEND_NAMES: readonly string[] = ["torch-cuda", "tensorflow", "tensorflow-gpu", "torch", "torch-resident", "wasm", "cpu"];
+export const BACKEND_NAMES: readonly string[] = ["tensorflow", "tensorflow-gpu", "torch", "torch-cuda", "torch-resident", "wasm", "cpu"];
 
 export interface BackendInfo {
   /** tfjs backend name now active (`tf.getBackend()`): tensorflow, torch, wasm or cpu. */

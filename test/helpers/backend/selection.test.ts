@@ -68,7 +68,7 @@ describe("setupBackend", () => {
   });
 
   it("rejects unknown and unloadable TL_BACKEND values clearly", async () => {
-    await expect(setupBackend({ env: { TL_BACKEND: "cuda" } })).rejects.toThrow(/Unknown backend 'cuda'.*Use one of: torch-cuda, tensorflow/);
+    await expect(setupBackend({ env: { TL_BACKEND: "cuda" } })).rejects.toThrow(/Unknown backend 'cuda'.*Use one of: tensorflow, tensorflow-gpu, torch, torch-cuda, torch-resident/);
     // No GPU here (nor in CI): forcing the CUDA backend says why it cannot load and what to install.
     await expect(setupBackend({ env: { TL_BACKEND: "torch-cuda" } })).rejects.toThrow(/TL_BACKEND=torch-cuda cannot be used: .*unavailable.*Fix: install a CUDA build of PyTorch/);
     if (!nodeBackendInstalled) {
