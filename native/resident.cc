@@ -59,29 +59,15 @@ namespace {
 #include "resident/status.inc"
 
 napi_value Init(napi_env env, napi_value exports) {
-  // As in torch_kernels.cc: activations of 10-40 MB come from the heap (reused) rather than fresh mmaps.
-  const char* mo = std::getenv("TL_TORCH_MALLOPT");
-  if (!mo || std::string(mo) != "0") {
-    const char* mm = std::getenv("TL_TORCH_MMAP_MB");
-    mallopt(M_MMAP_THRESHOLD, (mm ? std::atoi(mm) : 64) << 20);
-  }
+  tuneMalloc();
   // Every tensor of this backend is ATen's, so its CPU tensors all come from the caching allocator: a training step frees
   // and reallocates the same activation sizes, which fresh mmaps would page-fault in again (110k faults per MobileNetV2
   // step at 224 px). Cap: TL_TORCH_CACHE_MB, else an eighth of physical memory between 512 MB and 2 GB (the "torch"
-  // backend's JS buffer pool holds the same step). If torch_kernels.node loads later it installs its own; blocks keep
+  // backend's JS buffer pool holds the same step). If torch_kernels.node loads too it installs its own; blocks keep
   // the deleter of the allocator that made them, so both can coexist.
   const char* cm = std::getenv("TL_TORCH_CACHE_MB");
-  const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
-  const size_t physMb = pages > 0 && pageSize > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(pageSize) >> 20 : 4096;
-  const size_t cacheMb = cm ? static_cast<size_t>(std::max(0, std::atoi(cm))) : std::min<size_t>(2048, std::max<size_t>(512, physMb / 8));
-  if (cacheMb > 0 && !CachingCpuAllocator::instance) {
-    CachingCpuAllocator::instance = new CachingCpuAllocator(cacheMb << 20);  // lives as long as ATen
-    c10::SetCPUAllocator(CachingCpuAllocator::instance, /*priority=*/1);
-  }
-  struct Fn {
-    const char* name;
-    napi_callback cb;
-  } fns[] = {{"init", InitDevice},         {"info", Info},
+  installCachingAllocator(cm ? static_cast<size_t>(std::max(0, std::atoi(cm))) : eighthOfMemoryMb());
+  const NamedFn fns[] = {{"init", InitDevice},         {"info", Info},
              {"fromArray", FromArray},     {"toArray", ToArray},
              {"dispose", Dispose},         {"liveHandles", LiveHandles},
              {"opNames", OpNames},         {"unary", Unary},
@@ -107,12 +93,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"setNumThreads", SetNumThreads},
              {"threadStatus", ThreadStatus},
              {"setTf32", SetTf32}};
-  for (const auto& f : fns) {
-    napi_value fn;
-    if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn) != napi_ok) return nullptr;
-    if (napi_set_named_property(env, exports, f.name, fn) != napi_ok) return nullptr;
-  }
-  return exports;
+  return exportFunctions(env, exports, fns) ? exports : nullptr;
 }
 
 }  // namespace

@@ -18,10 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
 
 import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from pytorch_worker import MobileNetV2  # noqa: E402
-from pytorch_chapters import hymenoptera, train_view  # noqa: E402
+from pytorch_worker import MobileNetV2, sgd_step  # noqa: E402
+from pytorch_chapters import chapter3_finetune  # noqa: E402
 
 DEVICE = "cuda" if os.environ.get("GPU_CHECK_DEVICE", "cuda") == "cuda" else "cpu"
 ON_GPU = DEVICE == "cuda"
@@ -40,15 +38,7 @@ def train_step_row(alpha):
     model = MobileNetV2(alpha).train().to(DEVICE, memory_format=torch.channels_last)
     x = (torch.rand(BATCH, 3, 224, 224) * 2 - 1).to(DEVICE).contiguous(memory_format=torch.channels_last)
     y = (torch.arange(BATCH) * 7 % 10).to(DEVICE)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        loss.item()  # waits for the device, like dataSync on the tfjs side
-
+    step = sgd_step(model, x, y)
     for _ in range(WARMUP):
         step()
     times = []
@@ -63,29 +53,7 @@ def train_step_row(alpha):
 
 def chapter3_epoch():
     torch.manual_seed(0)
-    rng = random.Random(0)
-    train = hymenoptera("train")
-    model = MobileNetV2(0.35, classes=2).train().to(DEVICE, memory_format=torch.channels_last)
-    for m in model.modules():  # batch norm frozen: ImageNet statistics, no updates
-        if isinstance(m, nn.BatchNorm2d):
-            m.eval()
-            for q in m.parameters():
-                q.requires_grad_(False)
-    opt = torch.optim.Adam([q for q in model.parameters() if q.requires_grad], lr=2e-5)
-    head_drop = nn.Dropout(0.2)
-
-    def epoch(samples):
-        order = list(range(len(samples)))
-        rng.shuffle(order)
-        for i in range(0, len(order), 16):
-            b = [samples[j] for j in order[i:i + 16]]
-            x = torch.stack([train_view(p, rng) for p, _ in b]).to(DEVICE).contiguous(memory_format=torch.channels_last)
-            y = torch.tensor([label for _, label in b]).to(DEVICE)
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model.fc(head_drop(model.pooled(x))), y).backward()
-            opt.step()
-        sync()
-
+    train, epoch = chapter3_finetune(random.Random(0), DEVICE, channels_last=True)
     epoch(train[:32])
     t0 = time.perf_counter()
     epoch(train)

@@ -61,6 +61,14 @@ export function expectClose(got: Out[], want: Out[], what: string) {
   });
 }
 
+/** Gradients of sum(f(xs) · cos(0, 1, 2, ...)) w.r.t. xs: a non-constant upstream gradient, so dy is not all ones. */
+function gradsOf(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[]): tf.Tensor[] {
+  return tf.grads((...a: tf.Tensor[]) => {
+    const y = f(...a);
+    return tf.sum(tf.mul(y, tf.cos(tf.reshape(tf.range(0, y.size), y.shape))));
+  })(xs);
+}
+
 /** Deterministic random helpers (seeded) so failures reproduce. */
 export function randomHelpers(seed = 42) {
   const rand = rng(seed);
@@ -103,15 +111,8 @@ export function kernelCases(ctx: KernelCaseContext, seed = 42): KernelCase[] {
       const dyShapeFn = () => tf.conv2d(tf.tensor4d(xv, [c.n, c.h, c.w, c.cin]), tf.tensor4d(fv, [c.kh, c.kw, c.cin, c.cout]), c.stride, c.pad, "NHWC", c.dilation);
       await compare(`conv2d ${describeCase(c)}`, dyShapeFn);
       if (c.dilation === 1) {
-        await compare(`conv2d grads ${describeCase(c)}`, () => {
-          const x = tf.tensor4d(xv, [c.n, c.h, c.w, c.cin]), f = tf.tensor4d(fv, [c.kh, c.kw, c.cin, c.cout]);
-          // Multiply by a non-constant upstream gradient so dy is not all ones.
-          const g2 = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
-            const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
-            return tf.sum(tf.mul(y, tf.cos(tf.reshape(tf.range(0, y.size), y.shape))));
-          });
-          return g2([x, f]);
-        });
+        await compare(`conv2d grads ${describeCase(c)}`, () =>
+          gradsOf((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), [tf.tensor4d(xv, [c.n, c.h, c.w, c.cin]), tf.tensor4d(fv, [c.kh, c.kw, c.cin, c.cout])]));
       }
     }
     },
@@ -126,13 +127,7 @@ export function kernelCases(ctx: KernelCaseContext, seed = 42): KernelCase[] {
       await compare(`depthwise ${describeCase(c)}`, () =>
         tf.depthwiseConv2d(tf.tensor4d(xv, [c.n, c.h, c.w, c.cin]), tf.tensor4d(fv, [c.kh, c.kw, c.cin, c.cout]), c.stride, c.pad, "NHWC", c.dilation));
       if (c.dilation === 1) {
-        await compare(`depthwise grads ${describeCase(c)}`, () => {
-          const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
-            const y = tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
-            return tf.sum(tf.mul(y, tf.cos(tf.reshape(tf.range(0, y.size), y.shape))));
-          });
-          return g([tf.tensor4d(xv, [c.n, c.h, c.w, c.cin]), tf.tensor4d(fv, [c.kh, c.kw, c.cin, c.cout])]);
-        });
+        await compare(`depthwise grads ${describeCase(c)}`, () => gradsOf((a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), [tf.tensor4d(xv, [c.n, c.h, c.w, c.cin]), tf.tensor4d(fv, [c.kh, c.kw, c.cin, c.cout])]));
       }
     }
     },
@@ -161,13 +156,7 @@ export function kernelCases(ctx: KernelCaseContext, seed = 42): KernelCase[] {
       if (activation === "prelu") ctx.expectFallback("prelu"); // prelu stays on the cpu path of the torch backend by design
       if (activation !== "elu" && activation !== "sigmoid" && activation !== "leakyrelu") {
         // tfjs-core defines fused-conv gradients only for linear/relu/relu6/prelu-free cases it supports.
-        await compare(`fused grads ${activation} ${describeCase(c)}`, () => {
-          const g = tf.grads((x: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => {
-            const y = run(x as tf.Tensor4D, f as tf.Tensor4D, b as tf.Tensor1D);
-            return tf.sum(tf.mul(y, tf.cos(tf.reshape(tf.range(0, y.size), y.shape))));
-          });
-          return g([...mk()]);
-        });
+        await compare(`fused grads ${activation} ${describeCase(c)}`, () => gradsOf((x: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => run(x as tf.Tensor4D, f as tf.Tensor4D, b as tf.Tensor1D), [...mk()]));
       }
     }
     },
@@ -191,13 +180,7 @@ export function kernelCases(ctx: KernelCaseContext, seed = 42): KernelCase[] {
         const activation = pick(["linear", "relu", "relu6", "sigmoid"] as ("linear" | "relu" | "relu6" | "sigmoid")[]);
         await compare(`fused ${activation} ${what}`, () =>
           tf.fused.matMul({ a: tf.tensor(av, aShape), b: tf.tensor(bv, bShape), transposeA: ta, transposeB: tb, bias: tf.tensor1d(biasV), activation }));
-        await compare(`grads ${what}`, () => {
-          const g = tf.grads((a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor) => {
-            const y = tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: "relu" });
-            return tf.sum(tf.mul(y, tf.cos(tf.reshape(tf.range(0, y.size), y.shape))));
-          });
-          return g([tf.tensor(av, aShape), tf.tensor(bv, bShape), tf.tensor1d(biasV)]);
-        });
+        await compare(`grads ${what}`, () => gradsOf((a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor) => tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: "relu" }), [tf.tensor(av, aShape), tf.tensor(bv, bShape), tf.tensor1d(biasV)]));
       }
     }
     },
@@ -215,13 +198,7 @@ export function kernelCases(ctx: KernelCaseContext, seed = 42): KernelCase[] {
         await compare(what, () => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), ta, tb));
         await compare(`fused relu ${what}`, () =>
           tf.fused.matMul({ a: tf.tensor(av, aShape), b: tf.tensor(bv, bShape), transposeA: ta, transposeB: tb, bias: tf.tensor1d(biasV), activation: "relu" }));
-        await compare(`grads ${what}`, () => {
-          const g = tf.grads((a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor) => {
-            const y = tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: "relu" });
-            return tf.sum(tf.mul(y, tf.cos(tf.reshape(tf.range(0, y.size), y.shape))));
-          });
-          return g([tf.tensor(av, aShape), tf.tensor(bv, bShape), tf.tensor1d(biasV)]);
-        });
+        await compare(`grads ${what}`, () => gradsOf((a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor) => tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: "relu" }), [tf.tensor(av, aShape), tf.tensor(bv, bShape), tf.tensor1d(biasV)]));
       }
     }
     },
@@ -272,13 +249,7 @@ export function kernelCases(ctx: KernelCaseContext, seed = 42): KernelCase[] {
       const what = `${avg ? "avg" : "max"}Pool x[${n},${h},${w},${c}] k${k} s${stride} ${pad}`;
       const pool = (x: tf.Tensor4D) => (avg ? tf.avgPool(x, k, stride, pad as "same") : tf.maxPool(x, k, stride, pad as "same"));
       await compare(what, () => pool(tf.tensor4d(xv, [n, h, w, c])));
-      await compare(`${what} grad`, () => {
-        const g = tf.grad((x: tf.Tensor) => {
-          const y = pool(x as tf.Tensor4D);
-          return tf.sum(tf.mul(y, tf.cos(tf.reshape(tf.range(0, y.size), y.shape))));
-        });
-        return g(tf.tensor4d(xv, [n, h, w, c]));
-      });
+      await compare(`${what} grad`, () => gradsOf((x: tf.Tensor) => pool(x as tf.Tensor4D), [tf.tensor4d(xv, [n, h, w, c])]));
       if (avg && pad === "same") ctx.expectFallback("padded AvgPoolGrad"); // tfjs divides by the whole window: cpu path by design
     }
     },

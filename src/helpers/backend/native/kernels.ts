@@ -129,24 +129,33 @@ function makeConvBackpropFilter(addon: TorchAddon, depthwise: boolean) {
   };
 }
 
-/** Batch dims must match exactly or one side must have none (batch 1); anything fancier: cpu. */
+/**
+ * Shapes of a (batched) matmul as both native backends run it: a as [batchA, ar, ac], b as [batchB, br, bc], the
+ * product [...outer, m, n]. Batch dims must match exactly or one side must have none (batch 1); anything fancier, or
+ * mismatched inner dims (tfjs' own kernel then raises its error), is UNSUPPORTED.
+ */
+export function matMulShapes(aShape: number[], bShape: number[], ta: boolean, tb: boolean) {
+  if (aShape.length < 2 || bShape.length < 2) throw UNSUPPORTED;
+  const outerA = aShape.slice(0, -2), outerB = bShape.slice(0, -2);
+  const batchA = size(outerA), batchB = size(outerB);
+  let outer: number[];
+  if (outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i])) outer = outerA;
+  else if (batchA === 1) outer = outerB;
+  else if (batchB === 1) outer = outerA;
+  else throw UNSUPPORTED;
+  const [ar, ac] = aShape.slice(-2), [br, bc] = bShape.slice(-2);
+  const m = ta ? ac : ar, k = ta ? ar : ac, k2 = tb ? bc : br, n = tb ? br : bc;
+  if (k !== k2) throw UNSUPPORTED;
+  return { outer, batchA, batchB, ar, ac, br, bc, m, n };
+}
+
 function makeMatMul(addon: TorchAddon, fused: boolean) {
   return ({ inputs, backend, attrs }: Args): KernelResult => {
     const bk = backend as CpuLikeBackend;
     const { a, b, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
     const at = attrs as Attrs;
     const ta = Boolean(at.transposeA), tb = Boolean(at.transposeB);
-    if (a.shape.length < 2 || b.shape.length < 2) throw UNSUPPORTED;
-    const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
-    const batchA = size(outerA), batchB = size(outerB);
-    let outer: number[];
-    if (outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i])) outer = outerA;
-    else if (batchA === 1) outer = outerB;
-    else if (batchB === 1) outer = outerA;
-    else throw UNSUPPORTED;
-    const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
-    const m = ta ? ac : ar, k = ta ? ar : ac, k2 = tb ? bc : br, n = tb ? br : bc;
-    if (k !== k2) throw UNSUPPORTED; // let the cpu kernel raise tfjs' own error
+    const { outer, batchA, batchB, ar, ac, br, bc, m, n } = matMulShapes(a.shape, b.shape, ta, tb);
     let act = 0;
     let biasV: Float32Array | null = null;
     if (fused) {

@@ -1,8 +1,6 @@
 // Locating and loading the device-resident addon (native/build/torch_resident.node, built by native/build.sh).
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { createRequire } from "node:module";
-import { switchSetting, textSetting } from "../../config";
+import { candidatePaths, loadAddonFile } from "../native/addon";
 
 /** A tensor handle: an index into the addon's table of ATen tensors. */
 export type Handle = number;
@@ -86,32 +84,10 @@ export const RESIDENT_ADDON_FILE = path.join("native", "build", "torch_resident.
 
 /** Candidate addon paths: $TL_RESIDENT_ADDON, then native/build/ in this file's ancestors and the cwd's. */
 export function residentAddonCandidates(): string[] {
-  const out: string[] = [];
-  const explicit = textSetting("TL_RESIDENT_ADDON");
-  if (explicit) out.push(path.resolve(explicit));
-  for (const start of [typeof __dirname === "string" ? __dirname : undefined, process.cwd()]) {
-    if (!start) continue;
-    let dir = start;
-    for (let i = 0; i < 8; i++) {
-      out.push(path.join(dir, RESIDENT_ADDON_FILE));
-      const up = path.dirname(dir);
-      if (up === dir) break;
-      dir = up;
-    }
-  }
-  return [...new Set(out)];
+  return candidatePaths(RESIDENT_ADDON_FILE, "TL_RESIDENT_ADDON");
 }
 
 export function loadResidentAddon(): { addon?: ResidentAddon; file?: string; reason?: string } {
-  if (!switchSetting("TL_NATIVE", true)) return { reason: "disabled by TL_NATIVE=0" };
-  const file = residentAddonCandidates().find((p) => fs.existsSync(p));
-  if (!file) return { reason: "resident addon not built (a libtorch is needed: apt-get install libtorch-dev or pip install torch, then native/build.sh)" };
-  try {
-    const req = createRequire(path.join(process.cwd(), "noop.js"));
-    const addon = req(file) as ResidentAddon;
-    if (typeof addon.fromArray !== "function" || typeof addon.opNames !== "function") return { file, reason: `${file} is not the resident addon` };
-    return { addon, file };
-  } catch (e) {
-    return { file, reason: `failed to load ${file}: ${(e as Error).message.split("\n")[0]}` };
-  }
+  return loadAddonFile<ResidentAddon>(residentAddonCandidates(), "opNames", "resident addon",
+    "resident addon not built (a libtorch is needed: apt-get install libtorch-dev or pip install torch, then native/build.sh)");
 }

@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ResidentAddon } from "./addon";
 import {
-  BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL, UNSUPPORTED, activationCode, bnChannels, convInfo, convOpts, poolOpts,
+  BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL, UNSUPPORTED, activationCode, bnChannels, convInfo, convOpts, matMulShapes, poolOpts,
 } from "../native/kernels";
 import { attrsOf, backendOf, handleOf, input, optHandle, sizeOf, type KernelArgs, type NativeKernel } from "./kernelArgs";
 
@@ -91,7 +91,7 @@ function poolGrad(addon: ResidentAddon, op: number): NativeKernel {
   };
 }
 
-/** Batch dims must match, or one side have a single batch; anything else takes the fallback. */
+/** Shapes as the torch backend's (matMulShapes); anything it does not cover takes the fallback. */
 function matMul(addon: ResidentAddon, fused: boolean): NativeKernel {
   return (args) => {
     const bk = backendOf(args);
@@ -100,17 +100,7 @@ function matMul(addon: ResidentAddon, fused: boolean): NativeKernel {
     floats(a, b, bias);
     const at = attrsOf(args);
     const ta = Boolean(at.transposeA), tb = Boolean(at.transposeB);
-    if (a.shape.length < 2 || b.shape.length < 2) throw UNSUPPORTED;
-    const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
-    const batchA = sizeOf(outerA), batchB = sizeOf(outerB);
-    let outer: number[];
-    if (outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i])) outer = outerA;
-    else if (batchA === 1) outer = outerB;
-    else if (batchB === 1) outer = outerA;
-    else throw UNSUPPORTED;
-    const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
-    const m = ta ? ac : ar, k = ta ? ar : ac, k2 = tb ? bc : br, n = tb ? br : bc;
-    if (k !== k2) throw UNSUPPORTED; // the fallback raises tfjs' own error
+    const { outer, batchA, batchB, ar, ac, br, bc, m, n } = matMulShapes(a.shape, b.shape, ta, tb);
     if (bias && (sizeOf(bias.shape) !== n || bias.shape[bias.shape.length - 1] !== n)) throw UNSUPPORTED;
     const [act, alpha, prelu] = fused ? fusedActivation(args) : [0, 0, -1];
     const shape = [...outer, m, n];
