@@ -4,7 +4,8 @@
  * Order tried (first that loads wins, unless `TL_BACKEND` names one):
  *   0. "torch-cuda": the device-resident libtorch backend on a CUDA GPU (./resident), when native/build.sh found a
  *      CUDA build of libtorch (a pip torch) and a GPU answers. Its CPU flavour, "torch-resident", is only used when
- *      forced (TL_BACKEND=torch-resident): on the CPU the "torch" backend below is faster (`npm run bench`);
+ *      forced (TL_BACKEND=torch-resident): "torch" below stays the CPU default, the backend the notebooks were timed
+ *      with, until the resident one matches it on every row of `npm run bench`;
  *   1. `@tensorflow/tfjs-node-gpu` ("tensorflow" backend on CUDA),
  *   2. `@tensorflow/tfjs-node` ("tensorflow" backend on CPU, multithreaded),
  *   3. the native libtorch backend ("torch", via `tryRegisterNativeBackend()`) for every job: with its
