@@ -1,9 +1,14 @@
 // Time spent inside the native addon per training/inference step, by addon function (binary/unary/
 // reduce split by op code and size), plus page faults and CPU time per step. Development aid:
-//   node bench/native-profile.mjs "train mnv2 a0.35@96"   (after `node bench/run.mjs` built build/bench/lib)
+//   node bench/native-profile.mjs "train mnv2 a0.35@96" [torch|torch-resident]   (after `node bench/run.mjs` built build/bench/lib)
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
-const addon = require("../native/build/torch_kernels.node");
+const backend = process.argv[3] ?? "torch";
+const resident = backend !== "torch";
+const addon = require(resident ? "../native/build/torch_resident.node" : "../native/build/torch_kernels.node");
+// The resident addon's op codes index its op tables: name them.
+const opNames = resident ? addon.opNames() : undefined;
+const opName = (k, code) => (opNames?.[k]?.[code] ?? code);
 const acc = {};
 for (const k of Object.keys(addon)) {
   const f = addon[k];
@@ -12,7 +17,9 @@ for (const k of Object.keys(addon)) {
     try {
       return f(...a);
     } finally {
-      const key = k === "binary" || k === "unary" || k === "reduce" ? `${k}${a[0]}/${a[1]?.length > 100000 ? "big" : "small"}` : k;
+      const key = resident
+        ? (k === "binary" || k === "unary" || k === "reduce" ? `${k} ${opName(k, a[0])}` : k)
+        : k === "binary" || k === "unary" || k === "reduce" ? `${k}${a[0]}/${a[1]?.length > 100000 ? "big" : "small"}` : k;
       const e = (acc[key] ??= { ms: 0, n: 0 });
       e.ms += performance.now() - t;
       e.n++;
@@ -20,8 +27,9 @@ for (const k of Object.keys(addon)) {
   };
 }
 const tf = await import("@tensorflow/tfjs");
-require("../build/bench/lib/index.js").tryRegisterNativeBackend();
-await tf.setBackend("torch");
+if (resident) require("../build/bench/lib/backend/resident/index.js").tryRegisterResidentBackends();
+else require("../build/bench/lib/backend/native/index.js").tryRegisterNativeBackend();
+await tf.setBackend(backend);
 const { setupRow } = await import("./models.mjs");
 const run = setupRow(process.argv[2] ?? "train mnv2 a0.35@96");
 for (let i = 0; i < 3; i++) run();

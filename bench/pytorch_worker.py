@@ -106,7 +106,12 @@ def setup(row):
         model, x = CifarCnn().train(), torch.rand(batch, 3, 32, 32)
     else:
         model, x = nn.Linear(1280, 10), torch.rand(batch, 1280)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    return sgd_step(model, x, y)
+
+
+def sgd_step(model, x, y, lr=0.01):
+    """One SGD step on softmax cross-entropy, ending with loss.item() (which waits for a GPU, like dataSync in tfjs)."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
 
     def step():
         opt.zero_grad(set_to_none=True)

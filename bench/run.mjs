@@ -3,7 +3,10 @@
 // (peak RSS per process); rounds are interleaved and the median iteration time is reported.
 // Writes build/bench/results.json and build/bench/results.md.
 //
-//   node bench/run.mjs [--rounds N] [--seconds S] [--rows substring] [--backends torch,wasm,cpu,pytorch] [--no-chapters]
+//   node bench/run.mjs [--rounds N] [--seconds S] [--rows substring] [--backends torch,torch-resident,wasm,cpu,pytorch] [--no-chapters]
+//
+// torch-resident is the device-resident libtorch backend on the CPU (torch-cuda's code); with torch in the same run its
+// rows get a "× torch" ratio, and a note naming any kernel that took its counted cpu fallback.
 //
 // Then the chapters' own loops (bench/chapters.mjs): whole-set hymenoptera feature extraction at 224 and one
 // epoch of each chapter's heaviest loop, through the helpers, next to PyTorch twins.
@@ -55,7 +58,8 @@ function buildTs() {
   const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
   execFileSync(process.execPath, [tsc, "--outDir", path.join(outDir, "lib"), "--module", "node16", "--moduleResolution", "node16",
     "--target", "es2022", "--skipLibCheck", "--types", "node", "--esModuleInterop", "--strict", "--rootDir", path.join(root, "src", "helpers"),
-    path.join(root, "src", "helpers", "backend", "native", "index.ts"), path.join(root, "src", "helpers", "backend", "wasm", "trainingKernels.ts")],
+    path.join(root, "src", "helpers", "backend", "native", "index.ts"), path.join(root, "src", "helpers", "backend", "wasm", "trainingKernels.ts"),
+    path.join(root, "src", "helpers", "backend", "resident", "index.ts")],
   { stdio: "inherit" });
 }
 
@@ -76,7 +80,7 @@ function measure(backend, row) {
   const env = { ...process.env };
   if (backend === "pytorch-passive") env.OMP_WAIT_POLICY = "PASSIVE";
   else if (backend === "pytorch") delete env.OMP_WAIT_POLICY;
-  const m = runWorker(cmd[0], cmd[1], { cwd: root, env, timeoutMs: 240_000, torch: backend === "torch" });
+  const m = runWorker(cmd[0], cmd[1], { cwd: root, env, timeoutMs: 240_000, torch: backend.startsWith("torch") });
   return m.error ? { backend, row, error: m.error } : m;
 }
 
@@ -85,7 +89,7 @@ async function main() {
   const pyMissing = backends.some((b) => b.startsWith("pytorch")) && !hasPyTorch();
   if (pyMissing) console.log(`\n${NO_PYTORCH}\n`);
   const active = backends.filter((b) => !b.startsWith("pytorch") || !pyMissing);
-  if (active.includes("torch")) execFileSync("bash", [path.join(root, "native", "build.sh")], { stdio: "inherit" });
+  if (active.some((b) => b.startsWith("torch"))) execFileSync("bash", [path.join(root, "native", "build.sh")], { stdio: "inherit" });
   buildTs(); // the torch backend and the wasm training kernels
   const results = {}; // row → backend → { times[], rss[], errors[] , detail }
   const t0 = Date.now();
@@ -107,6 +111,7 @@ async function main() {
           cell.cpu.push(...(m.cpu ?? []));
           cell.rss.push(m.maxRssMB);
           cell.detail = m.detail;
+          if (m.fallbacks?.length) cell.fallbacks = m.fallbacks;
         }
         const last = m.error ? `error: ${m.error}` : `${(batchOf(row) / (median(m.times) / 1000)).toFixed(1)}/s, rss ${m.maxRssMB.toFixed(0)} MB`;
         console.log(`[round ${r + 1}/${rounds}, ${((Date.now() - t0) / 1000).toFixed(0)}s] ${row} · ${backend}: ${last}`);
@@ -120,6 +125,8 @@ async function main() {
     const pyRss = py?.rss.length ? Math.max(...py.rss) : undefined;
     const pp = results[row]?.["pytorch-passive"];
     const ppRate = pp?.times.length ? batchOf(row) / (median(pp.times) / 1000) : undefined;
+    const tc = results[row]?.torch;
+    const torchRate = tc?.times.length ? batchOf(row) / (median(tc.times) / 1000) : undefined;
     for (const backend of active) {
       const c = results[row]?.[backend];
       if (!c) continue;
@@ -128,8 +135,10 @@ async function main() {
       table.push({
         row, backend, rate, medianMs: c.times.length ? median(c.times) : undefined, iterations: c.times.length,
         ratio: rate && pyRate ? rate / pyRate : undefined, ratioPassive: rate && ppRate ? rate / ppRate : undefined,
+        ratioTorch: rate && torchRate && backend !== "torch" && backend.startsWith("torch") ? rate / torchRate : undefined,
         cpuMs: c.cpu.length ? median(c.cpu) : undefined, peakRssMB: rss, rssRatio: rss && pyRss ? rss / pyRss : undefined,
-        note: c.skipped ?? (c.errors.length && !c.times.length ? `fails: ${c.errors[0]}` : undefined), detail: c.detail,
+        note: c.skipped ?? (c.errors.length && !c.times.length ? `fails: ${c.errors[0]}` : c.fallbacks ? `cpu fallback: ${c.fallbacks.join(", ")}` : undefined),
+        detail: c.detail,
       });
     }
   }
@@ -142,12 +151,13 @@ async function main() {
     `${meta.cpus} cores (${meta.cpuModel}), load average at end ${meta.loadavg.map((l) => l.toFixed(1)).join(" ")}; ${rounds} interleaved rounds, median iteration; batch 16 unless stated.`,
     "",
     ...(pyMissing ? [`**${NO_PYTORCH}**`, ""] : []),
-    "| workload | backend | throughput | × PyTorch | × PyTorch (passive) | median ms/iter | CPU ms/iter | peak RSS MB | RSS × PyTorch | note |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
-    ...table.map((t) => `| ${t.row} | ${t.backend} | ${fmt(t.rate)} | ${fmt(t.ratio, 2)} | ${fmt(t.ratioPassive, 2)} | ${fmt(t.medianMs, 0)} | ${fmt(t.cpuMs, 0)} | ${fmt(t.peakRssMB, 0)} | ${fmt(t.rssRatio, 2)} | ${t.note ?? ""} |`),
+    "| workload | backend | throughput | × PyTorch | × PyTorch (passive) | × torch | median ms/iter | CPU ms/iter | peak RSS MB | RSS × PyTorch | note |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ...table.map((t) => `| ${t.row} | ${t.backend} | ${fmt(t.rate)} | ${fmt(t.ratio, 2)} | ${fmt(t.ratioPassive, 2)} | ${fmt(t.ratioTorch, 2)} | ${fmt(t.medianMs, 0)} | ${fmt(t.cpuMs, 0)} | ${fmt(t.peakRssMB, 0)} | ${fmt(t.rssRatio, 2)} | ${t.note ?? ""} |`),
     "",
     "Throughput is img/s (samples/s for the dense head); × PyTorch = throughput ratio to stock PyTorch CPU (torch.set_num_threads(2)),",
     "× PyTorch (passive) = ratio to the same PyTorch with OMP_WAIT_POLICY=PASSIVE (idle OpenMP workers sleep instead of spinning).",
+    "× torch = throughput ratio of a resident libtorch backend (torch-resident, torch-cuda) to the torch backend in the same rounds.",
     "CPU ms/iter = user+system CPU time of the process per iteration (all threads): less sensitive to other load than wall time.",
     "",
   ].join("\n");

@@ -24,6 +24,15 @@ try {
       process.exit(0);
     }
     detail = st.detail;
+  } else if (backend === "torch-resident" || backend === "torch-cuda") {
+    // The device-resident libtorch backend (src/helpers/backend/resident): the CPU flavour, or the GPU's.
+    const resident = require(path.join(here, "..", "build", "bench", "lib", "backend", "resident", "index.js"));
+    const st = resident.tryRegisterResidentBackends();
+    if (!st.ok || !st.names.includes(backend)) {
+      emit({ error: `unavailable: ${st.reason}` });
+      process.exit(0);
+    }
+    detail = backend === "torch-cuda" ? `${st.gpu}, ${st.detail}` : st.detail;
   } else if (backend === "wasm") {
     await import("@tensorflow/tfjs-backend-wasm");
     // The composed gradient kernels that let wasm train (src/helpers/backend/wasm/trainingKernels.ts).
@@ -48,7 +57,11 @@ try {
     const dc = process.cpuUsage(c);
     cpu.push((dc.user + dc.system) / 1000);
   }
-  emit({ times, cpu, warmMs, detail });
+  // The resident backend counts kernels that took its cpu fallback: a training step should have none.
+  const fallbacks = backend.startsWith("torch-")
+    ? Object.keys(require(path.join(here, "..", "build", "bench", "lib", "backend", "resident", "index.js")).residentFallbacks())
+    : undefined;
+  emit({ times, cpu, warmMs, detail, fallbacks });
 } catch (e) {
   emit({ error: String(e?.message ?? e).split("\n")[0].slice(0, 200) });
 }

@@ -44,37 +44,20 @@ namespace {
 #include "src/pool.inc"
 #include "src/layout.inc"
 #include "src/governor.inc"
+#include "src/loops.inc"
 #include "src/conv.inc"
 #include "src/dense.inc"
 #include "src/elementwise.inc"
 #include "src/status.inc"
 
 napi_value Init(napi_env env, napi_value exports) {
-  // Activations of a 224px batch are 10-40 MB: above glibc's (max 32 MB) dynamic mmap threshold
-  // every such tensor and JS output buffer was a fresh mmap, i.e. ~60-80k page faults per
-  // MobileNet batch. A 64 MB threshold serves them from the heap so freed blocks are reused; the
-  // trim threshold stays default (raising it too cost ~10% peak RSS). TL_TORCH_MALLOPT=0 opts
-  // out; TL_TORCH_MMAP_MB / TL_TORCH_TRIM_MB tune it.
-  const char* mo = std::getenv("TL_TORCH_MALLOPT");
-  if (!mo || std::string(mo) != "0") {
-    const char* mm = std::getenv("TL_TORCH_MMAP_MB");
-    const char* tr = std::getenv("TL_TORCH_TRIM_MB");
-    mallopt(M_MMAP_THRESHOLD, (mm ? std::atoi(mm) : 64) << 20);
-    if (tr) mallopt(M_TRIM_THRESHOLD, std::atoi(tr) << 20);
-  }
+  tuneMalloc();
   // Installed once per process (ATen is process-wide); TL_TORCH_CACHE_MB=0 keeps ATen's allocator.
   const char* cm = std::getenv("TL_TORCH_CACHE_MB");
-  const int cacheMb = cm ? std::atoi(cm) : 256;
-  if (cacheMb > 0 && !CachingCpuAllocator::instance) {
-    CachingCpuAllocator::instance = new CachingCpuAllocator(static_cast<size_t>(cacheMb) << 20);  // lives as long as ATen
-    c10::SetCPUAllocator(CachingCpuAllocator::instance, /*priority=*/1);
-  }
+  installCachingAllocator(cm ? static_cast<size_t>(std::max(0, std::atoi(cm))) : 256);
   auto* pool = new BufferPool();
   const char* pm = std::getenv("TL_TORCH_POOL_MB");
-  const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
-  const size_t physMb = pages > 0 && pageSize > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(pageSize) >> 20 : 4096;
-  const size_t defaultMb = std::min<size_t>(2048, std::max<size_t>(512, physMb / 8));
-  pool->cap = (pm ? static_cast<size_t>(std::max(0, std::atoi(pm))) : defaultMb) << 20;
+  pool->cap = (pm ? static_cast<size_t>(std::max(0, std::atoi(pm))) : eighthOfMemoryMb()) << 20;
   if (napi_set_instance_data(
           env, pool,
           [](napi_env, void* data, void*) { delete static_cast<BufferPool*>(data); },  // refs die with the env
@@ -82,10 +65,7 @@ napi_value Init(napi_env env, napi_value exports) {
     delete pool;
     return nullptr;
   }
-  struct Fn {
-    const char* name;
-    napi_callback cb;
-  } fns[] = {{"conv2d", Conv2d},
+  const NamedFn fns[] = {{"conv2d", Conv2d},
              {"conv2dBackpropInput", Conv2dBackpropInput},
              {"conv2dBackpropFilter", Conv2dBackpropFilter},
              {"matmul", MatMul},
@@ -107,12 +87,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"setNumThreads", SetNumThreads},
              {"threadStatus", ThreadStatus},
              {"info", Info}};
-  for (const auto& f : fns) {
-    napi_value fn;
-    if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn) != napi_ok) return nullptr;
-    if (napi_set_named_property(env, exports, f.name, fn) != napi_ok) return nullptr;
-  }
-  return exports;
+  return exportFunctions(env, exports, fns) ? exports : nullptr;
 }
 
 }  // namespace

@@ -2,6 +2,10 @@
  * Backend selection: pick the fastest tfjs backend that actually loads on this machine, for the job at hand.
  *
  * Order tried (first that loads wins, unless `TL_BACKEND` names one):
+ *   0. "torch-cuda": the device-resident libtorch backend on a CUDA GPU (./resident), when native/build.sh found a
+ *      CUDA build of libtorch (a pip torch) and a GPU answers. Its CPU flavour, "torch-resident", is only used when
+ *      forced (TL_BACKEND=torch-resident): "torch" below stays the CPU default, the backend the notebooks were timed
+ *      with, until the resident one matches it on every row of `npm run bench`;
  *   1. `@tensorflow/tfjs-node-gpu` ("tensorflow" backend on CUDA),
  *   2. `@tensorflow/tfjs-node` ("tensorflow" backend on CPU, multithreaded),
  *   3. the native libtorch backend ("torch", via `tryRegisterNativeBackend()`) for every job: with its
@@ -25,12 +29,14 @@ import * as os from "node:os";
 import { execFileSync } from "node:child_process";
 import { ENV, ConfigError } from "../config";
 import { tryRegisterNativeBackend } from "./native";
+import { RESIDENT_CPU_BACKEND, RESIDENT_CUDA_BACKEND, tryRegisterResidentBackends } from "./resident";
 import { registerWasmTrainingKernels } from "./wasm/trainingKernels";
 export { releaseNativeBuffers, releasingNativeBuffers, nativeThreadStatus } from "./native";
+export { residentStats, residentFallbacks, type FallbackCount } from "./resident";
 
 export type BackendPurpose = "training" | "inference";
 /** Names accepted by `TL_BACKEND` / `setupBackend({ backend })`. */
-export const BACKEND_NAMES: readonly string[] = ["tensorflow", "tensorflow-gpu", "torch", "wasm", "cpu"];
+export const BACKEND_NAMES: readonly string[] = ["tensorflow", "tensorflow-gpu", "torch", "torch-cuda", "torch-resident", "wasm", "cpu"];
 
 export interface BackendInfo {
   /** tfjs backend name now active (`tf.getBackend()`): tensorflow, torch, wasm or cpu. */
@@ -212,6 +218,29 @@ async function probeTorch(purpose: BackendPurpose, forced: boolean): Promise<Att
   };
 }
 
+/** The resident libtorch backend: "torch-cuda" (needs a CUDA libtorch and a GPU) or "torch-resident" (the CPU). */
+async function probeResident(name: string, purpose: BackendPurpose, forced: boolean): Promise<Attempt> {
+  const st = tryRegisterResidentBackends();
+  if (!st.ok) return { reason: `resident libtorch backend unavailable: ${st.reason ?? "unknown reason"}` };
+  if (!st.names.includes(name)) return { reason: `${name} unavailable: ${st.reason}` };
+  if (!(await activate(name))) return { reason: `'${name}' registered but could not be activated` };
+  const cuda = name === RESIDENT_CUDA_BACKEND;
+  const info = st.info!;
+  const build = `libtorch ${info.libtorch}${info.cuda ? `, CUDA ${info.cuda}` : ""}`;
+  return {
+    info: {
+      name,
+      source: cuda ? `${st.gpu}, ${build}` : `resident addon, ${build}`,
+      purpose,
+      forced,
+      threads: info.threads,
+      gpu: cuda ? st.gpu : undefined,
+      canTrainConvolutions: true,
+      notes: [],
+    },
+  };
+}
+
 async function probeWasm(purpose: BackendPurpose, forced: boolean): Promise<Attempt> {
   const r = tryRequire("@tensorflow/tfjs-backend-wasm");
   if (!r.ok) return { reason: `@tensorflow/tfjs-backend-wasm failed to load (${r.reason})` };
@@ -265,6 +294,8 @@ async function memoised(key: string, purpose: BackendPurpose, forced: boolean, p
 const tryTensorflow = (gpuPackage: boolean, purpose: BackendPurpose, forced: boolean) =>
   memoised(gpuPackage ? "tensorflow-gpu" : "tensorflow", purpose, forced, () => probeTensorflow(gpuPackage, purpose, forced));
 const tryTorch = (purpose: BackendPurpose, forced: boolean) => memoised("torch", purpose, forced, () => probeTorch(purpose, forced));
+const tryResident = (name: string, purpose: BackendPurpose, forced: boolean) =>
+  memoised(name, purpose, forced, () => probeResident(name, purpose, forced));
 const tryWasm = (purpose: BackendPurpose, forced: boolean) => memoised("wasm", purpose, forced, () => probeWasm(purpose, forced));
 const tryCpu = (purpose: BackendPurpose, forced: boolean) => memoised("cpu", purpose, forced, () => probeCpu(purpose, forced));
 
@@ -310,6 +341,7 @@ export async function setupBackend(opts: SetupBackendOptions = {}): Promise<Back
         a = b.info ? b : { reason: `${a.reason}; ${b.reason}` };
       }
     } else if (requested === "torch") a = await tryTorch(purpose, true);
+    else if (requested === RESIDENT_CUDA_BACKEND || requested === RESIDENT_CPU_BACKEND) a = await tryResident(requested, purpose, true);
     else if (requested === "wasm") a = await tryWasm(purpose, true);
     else a = await tryCpu(purpose, true);
     if (!a.info) {
@@ -318,13 +350,22 @@ export async function setupBackend(opts: SetupBackendOptions = {}): Promise<Back
           ? "install @tensorflow/tfjs-node (or -gpu) 4.22.0 next to @tensorflow/tfjs"
           : requested === "torch"
             ? "build the native addon (see backend/native)"
-            : "reinstall dependencies";
+            : requested === RESIDENT_CUDA_BACKEND
+              ? "install a CUDA build of PyTorch (pip install torch) on a machine with an NVIDIA GPU, then native/build.sh"
+              : requested === RESIDENT_CPU_BACKEND
+                ? "build the native addons (apt-get install libtorch-dev, then native/build.sh)"
+                : "reinstall dependencies";
       throw new ConfigError(`${ENV.backend}=${requested} cannot be used: ${a.reason}. Fix: ${fix}, or unset ${ENV.backend}.`);
     }
     info = a.info;
   } else {
     const reasons: string[] = [];
-    for (const attempt of [() => tryTensorflow(true, purpose, false), () => tryTensorflow(false, purpose, false)]) {
+    const attempts = [
+      () => tryResident(RESIDENT_CUDA_BACKEND, purpose, false),
+      () => tryTensorflow(true, purpose, false),
+      () => tryTensorflow(false, purpose, false),
+    ];
+    for (const attempt of attempts) {
       const a = await attempt();
       if (a.info) {
         info = a.info;

@@ -68,11 +68,23 @@ describe("setupBackend", () => {
   });
 
   it("rejects unknown and unloadable TL_BACKEND values clearly", async () => {
-    await expect(setupBackend({ env: { TL_BACKEND: "cuda" } })).rejects.toThrow(/Unknown backend 'cuda'.*Use one of: tensorflow/);
+    await expect(setupBackend({ env: { TL_BACKEND: "cuda" } })).rejects.toThrow(/Unknown backend 'cuda'.*Use one of: tensorflow, tensorflow-gpu, torch, torch-cuda, torch-resident/);
+    // No GPU here (nor in CI): forcing the CUDA backend says why it cannot load and what to install.
+    await expect(setupBackend({ env: { TL_BACKEND: "torch-cuda" } })).rejects.toThrow(/TL_BACKEND=torch-cuda cannot be used: .*unavailable.*Fix: install a CUDA build of PyTorch/);
     if (!nodeBackendInstalled) {
       await expect(setupBackend({ env: { TL_BACKEND: "tensorflow" } })).rejects.toThrow(/TL_BACKEND=tensorflow cannot be used: .*tfjs-node.*install/);
     }
     expect(BACKEND_NAMES).toContain("torch");
+  });
+
+  it("names the resident backend's libtorch in the banner when forced on the CPU", async () => {
+    const info = await setupBackend({ env: { TL_BACKEND: "torch-resident" } }).catch((e: Error) => e);
+    if (info instanceof Error) {
+      expect(info.message).toMatch(/TL_BACKEND=torch-resident cannot be used: resident libtorch backend unavailable/);
+      return;
+    }
+    expect(backendBanner(info)).toMatch(/^backend: torch-resident \(resident addon, libtorch \d+\.\d+/);
+    await setupBackend({ env: { TL_BACKEND: "cpu" } });
   });
 
   it("banner is one line with backend, threads and SIMD", async () => {

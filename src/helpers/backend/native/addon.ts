@@ -64,17 +64,20 @@ export interface TorchAddon {
 
 export const ADDON_FILE = path.join("native", "build", "torch_kernels.node");
 
-/** Candidate addon paths: $TL_NATIVE_ADDON, then native/build/ in this file's ancestors and the cwd's. */
-export function addonCandidates(): string[] {
+/**
+ * Candidate paths of an addon: the file named by the setting `explicitSetting` (TL_NATIVE_ADDON, TL_RESIDENT_ADDON), then
+ * `file` (relative, e.g. native/build/x.node) in this module's ancestor folders and the cwd's.
+ */
+export function candidatePaths(file: string, explicitSetting: string): string[] {
   const out: string[] = [];
-  const explicit = textSetting("TL_NATIVE_ADDON");
+  const explicit = textSetting(explicitSetting);
   if (explicit) out.push(path.resolve(explicit));
   const starts = [typeof __dirname === "string" ? __dirname : undefined, process.cwd()];
   for (const start of starts) {
     if (!start) continue;
     let dir = start;
     for (let i = 0; i < 8; i++) {
-      out.push(path.join(dir, ADDON_FILE));
+      out.push(path.join(dir, file));
       const up = path.dirname(dir);
       if (up === dir) break;
       dir = up;
@@ -83,18 +86,31 @@ export function addonCandidates(): string[] {
   return [...new Set(out)];
 }
 
-export function loadAddon(): { addon?: TorchAddon; file?: string; reason?: string } {
+/** Candidate addon paths: $TL_NATIVE_ADDON, then native/build/ in this file's ancestors and the cwd's. */
+export function addonCandidates(): string[] {
+  return candidatePaths(ADDON_FILE, "TL_NATIVE_ADDON");
+}
+
+/**
+ * Loads the first existing candidate addon that has `requiredFunction`; otherwise says why not (TL_NATIVE=0, not built
+ * — `notBuilt` tells how to build it —, another file, or the loader's error).
+ */
+export function loadAddonFile<T>(candidates: string[], requiredFunction: string, what: string, notBuilt: string): { addon?: T; file?: string; reason?: string } {
   if (!switchSetting("TL_NATIVE", true)) return { reason: "disabled by TL_NATIVE=0" };
-  const file = addonCandidates().find((p) => fs.existsSync(p));
-  if (!file) return { reason: "native addon not built (apt-get install libtorch-dev && native/build.sh)" };
+  const file = candidates.find((p) => fs.existsSync(p));
+  if (!file) return { reason: notBuilt };
   try {
     // OMP_WAIT_POLICY is left to libgomp's default (workers spin briefly between parallel regions, as in
     // stock PyTorch). The addon's thread governor keeps that from stalling under CPU contention.
     const req = createRequire(path.join(process.cwd(), "noop.js"));
-    const addon = req(file) as TorchAddon;
-    if (typeof addon.conv2d !== "function") return { file, reason: `${file} is not the torch kernels addon` };
-    return { addon, file };
+    const addon = req(file) as Record<string, unknown>;
+    if (typeof addon[requiredFunction] !== "function") return { file, reason: `${file} is not the ${what}` };
+    return { addon: addon as T, file };
   } catch (e) {
     return { file, reason: `failed to load ${file}: ${(e as Error).message.split("\n")[0]}` };
   }
+}
+
+export function loadAddon(): { addon?: TorchAddon; file?: string; reason?: string } {
+  return loadAddonFile<TorchAddon>(addonCandidates(), "conv2d", "torch kernels addon", "native addon not built (apt-get install libtorch-dev && native/build.sh)");
 }

@@ -5,8 +5,8 @@
 // each as soon as its node has been back-propagated. This does the same: once a tape node's gradient has been
 // computed, its saved tensors and its outputs' gradients are disposed, so their buffers go back to the native
 // buffer pool and serve the next nodes' gradients. The walk, the checks and the error messages are tfjs-core's own
-// (tape.ts and engine.ts, Apache-2.0); only the disposal is new. Installed for the "torch" backend; every other
-// backend, and higher-order gradients (a tape inside a tape), keep tfjs' own code.
+// (tape.ts and engine.ts, Apache-2.0); only the disposal is new. Installed for the "torch" and resident backends; every
+// other backend, and higher-order gradients (a tape inside a tape), keep tfjs' own code.
 import * as tf from "@tensorflow/tfjs";
 
 type Tensor = tf.Tensor;
@@ -116,23 +116,23 @@ function backpropagate(grads: Map<number, Tensor>, tape: TapeNode[], tidy: (f: (
   }
 }
 
-let enabledFor: string | undefined;
+let enabledFor = new Set<string>();
 let installed = false;
 
 /**
- * Route engine.gradients through the frugal walk while `backendName` is the active backend (undefined: never).
- * Idempotent; returns the previous setting.
+ * Route engine.gradients through the frugal walk while one of `backends` is the active backend (undefined or []:
+ * never). Idempotent; returns the previous setting.
  */
-export function setFrugalBackprop(backendName: string | undefined): string | undefined {
-  const previous = enabledFor;
-  enabledFor = backendName;
-  if (installed || backendName === undefined) return previous;
+export function setFrugalBackprop(backends: string | readonly string[] | undefined): string[] {
+  const previous = [...enabledFor];
+  enabledFor = new Set(backends === undefined ? [] : typeof backends === "string" ? [backends] : backends);
+  if (installed || enabledFor.size === 0) return previous;
   installed = true;
   const engine = tf.engine() as unknown as EngineInternals;
   const stock = engine.gradients.bind(engine);
   engine.gradients = function (this: EngineInternals, f, xs, dy, allowNoGradients = false) {
     // Nested tapes (higher-order gradients) read saved tensors again later: stock code for them.
-    if (enabledFor === undefined || tf.getBackend() !== enabledFor || this.state.gradientDepth !== 0) return stock(f, xs, dy, allowNoGradients);
+    if (!enabledFor.has(tf.getBackend()) || this.state.gradientDepth !== 0) return stock(f, xs, dy, allowNoGradients);
     if (xs.length === 0) throw new Error("gradients() received an empty list of xs.");
     if (dy != null && dy.dtype !== "float32") throw new Error(`dy must have 'float32' dtype, but has '${dy.dtype}'`);
     const y = this.scopedRun(() => this.startTape(), () => this.endTape(), () => this.tidy("forward", f));
@@ -152,4 +152,9 @@ export function setFrugalBackprop(backendName: string | undefined): string | und
     });
   };
   return previous;
+}
+
+/** Also use the frugal walk while `backendName` is active (the backends already enabled stay so). */
+export function addFrugalBackprop(backendName: string): void {
+  setFrugalBackprop([...enabledFor, backendName]);
 }

@@ -7,13 +7,11 @@ import * as tf from "@tensorflow/tfjs";
 import { integerSetting, switchSetting } from "../../config";
 import { loadAddon, type TorchAddon } from "./addon";
 import { registerCopyKernels } from "./copyKernels";
-import { setFrugalBackprop } from "./frugalBackprop";
+import { addFrugalBackprop } from "./frugalBackprop";
 import { trackAddonOutputs, withBufferRecycling } from "./recycling";
 import { patchBatchNormalization, patchDense, patchReLU6, registerBatchNormTrainGradient } from "./layers";
-import {
-  CLIP_GRAD_KERNEL, MEAN_GRAD_KERNEL, RELU6_GRAD_KERNEL, RELU_GRAD_KERNEL, SQUARE_GRAD_KERNEL,
-  bnGradSupported, fallbackCounts, gradientKernels, nativeKernels, tuning, withFallback,
-} from "./kernels";
+import { fallbackCounts, gradientKernels, nativeKernels, tuning, withFallback } from "./kernels";
+import { installFastGradients } from "./gradients";
 
 export interface NativeBackendStatus {
   ok: boolean;
@@ -39,75 +37,6 @@ export function nativeFallbackCounts(reset = false): Record<string, number> {
 /** Kernel names that run natively on "torch" (the rest are the cpu backend's). */
 export function nativeKernelNames(): string[] {
   return [...nativeNames];
-}
-
-type GradMap = ReturnType<tf.GradConfig["gradFunc"]>;
-type FastGrad = (dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => GradMap | null;
-
-/**
- * Gradients are global in tfjs (not per backend), so each override runs its fast path only
- * on "torch" and for supported inputs (returning null otherwise), delegating to the original.
- */
-function overrideGradient(kernelName: string, fast: FastGrad): void {
-  const original = tf.getGradient(kernelName);
-  if (!original || (original as { torchOverride?: boolean }).torchOverride) return;
-  const config: tf.GradConfig & { torchOverride: boolean } = {
-    ...original,
-    torchOverride: true,
-    gradFunc: (dy, saved, attrs) => {
-      if (tf.getBackend() === NATIVE_BACKEND_NAME && !Array.isArray(dy) && dy.dtype === "float32") {
-        const g = fast(dy, saved, attrs);
-        if (g) return g;
-      }
-      return original.gradFunc(dy, saved, attrs);
-    },
-  };
-  tf.registerGradient(config);
-}
-
-const isF32 = (...ts: (tf.Tensor | undefined | null)[]) => ts.every((t) => !t || t.dtype === "float32");
-const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) =>
-  tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
-
-function overrideGradients(): void {
-  // Stock: Tile + 4 separate reductions per input. Here each input's gradient is built only when the tape asks
-  // for it. A frozen BatchNorm (fine-tuning with the ImageNet statistics) needs dx alone: dy times a per-channel
-  // gain, one pass over the activations instead of the five-output kernel's extra reads and reductions.
-  overrideGradient("FusedBatchNorm", (dy, saved, attrs) => {
-    const [x, mean, variance, scale] = saved;
-    if (!isF32(x, mean, variance, scale) || !bnGradSupported(x, mean, variance, scale)) return null;
-    const c = x.shape[x.rank - 1];
-    const eps = Number(attrs.varianceEpsilon ?? 0.001);
-    const inv = () => tf.rsqrt(tf.add(tf.reshape(variance, [c]), eps));
-    const gain = () => (scale ? tf.mul(tf.reshape(scale, [c]), inv()) : inv());
-    const rows = () => tf.reshape(dy, [-1, c]);
-    const sumDy = () => tf.sum(rows(), 0);
-    const sumDyXc = () => tf.sum(tf.mul(rows(), tf.sub(tf.reshape(x, [-1, c]), tf.reshape(mean, [c]))), 0);
-    return {
-      x: () => tf.mul(dy, gain()),
-      mean: () => tf.reshape(tf.neg(tf.mul(gain(), sumDy())), mean.shape),
-      variance: () => tf.reshape(tf.mul(tf.mul(gain(), tf.square(inv())), tf.mul(sumDyXc(), -0.5)), mean.shape),
-      scale: () => tf.reshape(tf.mul(inv(), sumDyXc()), (scale ?? mean).shape),
-      offset: () => tf.reshape(sumDy(), mean.shape),
-    };
-  });
-  // Stock: GreaterEqual, LessEqual, LogicalAnd, ZerosLike, Select (the ReLU6 layer's clip).
-  overrideGradient("ClipByValue", (dy, [x], attrs) =>
-    isF32(x) ? { x: () => run(CLIP_GRAD_KERNEL, { dy, x }, attrs) } : null);
-  // Stock: Step, Cast, Multiply.
-  overrideGradient("Relu", (dy, [x]) => (isF32(x) ? { x: () => run(RELU_GRAD_KERNEL, { a: dy, b: x }) } : null));
-  // Stock: LessEqual, Step, Multiply, Cast, Multiply.
-  overrideGradient("Relu6", (dy, [x]) => (isF32(x) ? { x: () => run(RELU6_GRAD_KERNEL, { a: dy, b: x }) } : null));
-  // Stock: Cast, Multiply, Multiply.
-  overrideGradient("Square", (dy, [x]) => (isF32(x) ? { x: () => run(SQUARE_GRAD_KERNEL, { a: dy, b: x }) } : null));
-  // Stock: Reshape, OnesLike-sized Fill, Multiply, RealDiv (all full size).
-  overrideGradient("Mean", (dy, [x], attrs) => {
-    if (!isF32(x)) return null;
-    const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
-    const reduceSize = axes.reduce((p, a) => p * x.shape[a], 1);
-    const keep = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    return { x: () => run(MEAN_GRAD_KERNEL, { dy: tf.reshape(dy, keep) }, { shape: x.shape, scale: 1 / reduceSize }) };
-  });
 }
 
 let registeredAddon: TorchAddon | undefined;
@@ -139,10 +68,10 @@ function register(rawAddon: TorchAddon): void {
     tf.registerKernel({ kernelName: name, backendName: NATIVE_BACKEND_NAME, kernelFunc });
   }
   registerCopyKernels(NATIVE_BACKEND_NAME, addon, () => tuning.small); // Slice/PadV2 (MobileNetV2 pads at 224)
-  overrideGradients();
+  installFastGradients(NATIVE_BACKEND_NAME);
   registerBatchNormTrainGradient();
   // Activations and gradients freed node by node during backprop (TL_FRUGAL_BACKPROP=0: tfjs' own walk).
-  if (switchSetting("TL_FRUGAL_BACKPROP", true)) setFrugalBackprop(NATIVE_BACKEND_NAME);
+  if (switchSetting("TL_FRUGAL_BACKPROP", true)) addFrugalBackprop(NATIVE_BACKEND_NAME);
   patchBatchNormalization(NATIVE_BACKEND_NAME);
   patchReLU6(NATIVE_BACKEND_NAME);
   patchDense(NATIVE_BACKEND_NAME);
@@ -171,7 +100,7 @@ export function tryRegisterNativeBackend(): NativeBackendStatus {
   }
 }
 
-export { setFrugalBackprop } from "./frugalBackprop";
+export { addFrugalBackprop, setFrugalBackprop } from "./frugalBackprop";
 export { recyclingStats } from "./recycling";
 
 /**

@@ -20,8 +20,8 @@ type Attrs = Record<string, unknown>;
  * error: deliberately not an Error subclass, and thrown as shared instances, so no stack trace is
  * captured (small tensors take this path dozens of times per training step).
  */
-class Unsupported {}
-const UNSUPPORTED = new Unsupported();
+export class Unsupported {}
+export const UNSUPPORTED = new Unsupported();
 
 function f32(backend: CpuLikeBackend, t: tf.TensorInfo | undefined): Float32Array {
   if (!t || t.dtype !== "float32") throw UNSUPPORTED;
@@ -33,7 +33,7 @@ const optF32 = (b: CpuLikeBackend, t: tf.TensorInfo | undefined | null) => (t ? 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, leakyrelu: 4, sigmoid: 5 };
-function activationCode(a: unknown): number {
+export function activationCode(a: unknown): number {
   const code = ACTIVATIONS[(a as string | undefined) ?? "linear"];
   if (code === undefined) throw UNSUPPORTED; // prelu needs per-element weights: cpu path
   return code;
@@ -44,7 +44,7 @@ function atenOut(inSize: number, k: number, dil: number, stride: number, before:
   return Math.floor((inSize + before + after - ((k - 1) * dil + 1)) / stride) + 1;
 }
 
-function convOpts(info: tf.backend_util.Conv2DInfo, depthwise: boolean): number[] {
+export function convOpts(info: tf.backend_util.Conv2DInfo, depthwise: boolean): number[] {
   if (info.dataFormat !== "channelsLast" || info.outHeight <= 0 || info.outWidth <= 0) throw UNSUPPORTED;
   const p = info.padInfo;
   if ([p.top, p.bottom, p.left, p.right].some((v) => v < 0)) throw UNSUPPORTED;
@@ -60,7 +60,7 @@ function convOpts(info: tf.backend_util.Conv2DInfo, depthwise: boolean): number[
   ];
 }
 
-function convInfo(
+export function convInfo(
   xShape: number[], filterShape: number[], attrs: Attrs, depthwise: boolean, dilationsOverride?: number,
 ): tf.backend_util.Conv2DInfo {
   const dataFormat = (attrs.dataFormat as "NHWC" | "NCHW" | undefined) ?? "NHWC";
@@ -129,24 +129,33 @@ function makeConvBackpropFilter(addon: TorchAddon, depthwise: boolean) {
   };
 }
 
-/** Batch dims must match exactly or one side must have none (batch 1); anything fancier: cpu. */
+/**
+ * Shapes of a (batched) matmul as both native backends run it: a as [batchA, ar, ac], b as [batchB, br, bc], the
+ * product [...outer, m, n]. Batch dims must match exactly or one side must have none (batch 1); anything fancier, or
+ * mismatched inner dims (tfjs' own kernel then raises its error), is UNSUPPORTED.
+ */
+export function matMulShapes(aShape: number[], bShape: number[], ta: boolean, tb: boolean) {
+  if (aShape.length < 2 || bShape.length < 2) throw UNSUPPORTED;
+  const outerA = aShape.slice(0, -2), outerB = bShape.slice(0, -2);
+  const batchA = size(outerA), batchB = size(outerB);
+  let outer: number[];
+  if (outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i])) outer = outerA;
+  else if (batchA === 1) outer = outerB;
+  else if (batchB === 1) outer = outerA;
+  else throw UNSUPPORTED;
+  const [ar, ac] = aShape.slice(-2), [br, bc] = bShape.slice(-2);
+  const m = ta ? ac : ar, k = ta ? ar : ac, k2 = tb ? bc : br, n = tb ? br : bc;
+  if (k !== k2) throw UNSUPPORTED;
+  return { outer, batchA, batchB, ar, ac, br, bc, m, n };
+}
+
 function makeMatMul(addon: TorchAddon, fused: boolean) {
   return ({ inputs, backend, attrs }: Args): KernelResult => {
     const bk = backend as CpuLikeBackend;
     const { a, b, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
     const at = attrs as Attrs;
     const ta = Boolean(at.transposeA), tb = Boolean(at.transposeB);
-    if (a.shape.length < 2 || b.shape.length < 2) throw UNSUPPORTED;
-    const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
-    const batchA = size(outerA), batchB = size(outerB);
-    let outer: number[];
-    if (outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i])) outer = outerA;
-    else if (batchA === 1) outer = outerB;
-    else if (batchB === 1) outer = outerA;
-    else throw UNSUPPORTED;
-    const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
-    const m = ta ? ac : ar, k = ta ? ar : ac, k2 = tb ? bc : br, n = tb ? br : bc;
-    if (k !== k2) throw UNSUPPORTED; // let the cpu kernel raise tfjs' own error
+    const { outer, batchA, batchB, ar, ac, br, bc, m, n } = matMulShapes(a.shape, b.shape, ta, tb);
     let act = 0;
     let biasV: Float32Array | null = null;
     if (fused) {
@@ -165,7 +174,7 @@ function makeMatMul(addon: TorchAddon, fused: boolean) {
 }
 
 /** mean/variance/scale/offset must each hold exactly one value per channel (last dim of x). */
-function bnChannels(x: tf.TensorInfo, ...params: (tf.TensorInfo | undefined | null)[]): number {
+export function bnChannels(x: tf.TensorInfo, ...params: (tf.TensorInfo | undefined | null)[]): number {
   const c = x.shape[x.shape.length - 1];
   if (x.shape.length < 1 || !c) throw UNSUPPORTED;
   for (const p of params) {
@@ -328,7 +337,7 @@ export function gradientKernels(addon: TorchAddon): Record<string, tf.KernelFunc
   return out;
 }
 
-function poolOpts(xShape: number[], attrs: Attrs, op: number): { info: tf.backend_util.Conv2DInfo; opts: number[] } {
+export function poolOpts(xShape: number[], attrs: Attrs, op: number): { info: tf.backend_util.Conv2DInfo; opts: number[] } {
   const info = tf.backend_util.computePool2DInfo(
     xShape as [number, number, number, number], attrs.filterSize as [number, number], attrs.strides as [number, number],
     1, attrs.pad as "same", attrs.dimRoundingMode as "floor" | undefined,

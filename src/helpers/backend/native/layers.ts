@@ -41,7 +41,12 @@ export function registerBatchNormTrainGradient(): void {
   });
 }
 
+/** Backends whose layers take the fast paths below ("torch" and the resident backends register theirs). */
+const fastPathBackends = new Set<string>();
+const fast = () => fastPathBackends.has(tf.getBackend());
+
 export function patchBatchNormalization(backendName: string): void {
+  fastPathBackends.add(backendName);
   const proto = Object.getPrototypeOf(tf.layers.batchNormalization({})) as BatchNormProto;
   if (proto.torchPatched) return;
   const original = proto.call;
@@ -54,7 +59,7 @@ export function patchBatchNormalization(backendName: string): void {
       return !!t && t.dtype === "float32" && t.size === c;
     };
     if (
-      tf.getBackend() !== backendName || !kwargs?.training || !x || x.dtype !== "float32" || x.rank < 2 ||
+      !fast() || !kwargs?.training || !x || x.dtype !== "float32" || x.rank < 2 ||
       axis !== x.rank - 1 || !fits(this.gamma) || !fits(this.beta)
     ) {
       return original.call(this, inputs, kwargs);
@@ -88,12 +93,13 @@ interface ReLUProto {
  * forward and two gradient kernels backward. relu6 is the same function in one kernel each way.
  */
 export function patchReLU6(backendName: string): void {
+  fastPathBackends.add(backendName);
   const proto = Object.getPrototypeOf(tf.layers.reLU({ maxValue: 6 })) as ReLUProto;
   if (proto.torchPatched) return;
   const original = proto.call;
   proto.call = function (inputs, kwargs) {
     const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
-    if (tf.getBackend() !== backendName || this.maxValue !== 6 || !x || x.dtype !== "float32") return original.call(this, inputs, kwargs);
+    if (!fast() || this.maxValue !== 6 || !x || x.dtype !== "float32") return original.call(this, inputs, kwargs);
     return tf.relu6(x);
   };
   proto.torchPatched = true;
@@ -116,13 +122,14 @@ interface DenseProto {
  * layer as matMul + add + activation has lazy per-input gradients, so that product is skipped.
  */
 export function patchDense(backendName: string): void {
+  fastPathBackends.add(backendName);
   const proto = Object.getPrototypeOf(tf.layers.dense({ units: 1 })) as DenseProto;
   if (proto.torchPatched) return;
   const original = proto.call;
   proto.call = function (inputs, kwargs) {
     const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
     const kernel = this.kernel?.read();
-    if (tf.getBackend() !== backendName || !x || x.rank !== 2 || x.dtype !== "float32" || !kernel || kernel.rank !== 2) {
+    if (!fast() || !x || x.rank !== 2 || x.dtype !== "float32" || !kernel || kernel.rank !== 2) {
       return original.call(this, inputs, kwargs);
     }
     return tf.tidy(() => {
