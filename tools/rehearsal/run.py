@@ -12,8 +12,8 @@
    class and split (TL_REHEARSAL_PER_CLASS);
 4. checks that each stand-in was fetched exactly once, and says which were not.
 
-TL_CACHE_DIR (the pre-filled cache) is read only for the MobileNetV2 0.35 and MobileNet v1 0.75 topologies (and v1's class
-names), which are widened to alpha 1.0.
+The user's download cache (TL_CACHE_DIR, CI's pre-filled one) is read only for the MobileNetV2 0.35 and MobileNet v1 0.75
+topologies (and v1's class names), which are widened to alpha 1.0; they are fetched there first when missing.
 """
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ TOPOLOGY = Path("models") / "mobilenet_v2_0.35_224_no_top" / "model.json"
 V1_TOPOLOGY = Path("models") / "mobilenet_v1_0.75_224" / "model.json"
 
 
+def user_cache() -> Path:
+    """The download cache the helpers use (config/index.ts cacheDir): TL_CACHE_DIR, else the XDG cache folder."""
+    explicit = os.environ.get("TL_CACHE_DIR", "").strip()
+    if explicit:
+        return Path(explicit).resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    return Path(xdg) / "transfer-learning-ts"
+
+
 class Handler(http.server.SimpleHTTPRequestHandler):
     hits: list[str] = []
 
@@ -51,18 +60,23 @@ def main(argv: list[str]) -> int:
     p.add_argument("--keep-going", action="store_true")
     p.add_argument("--per-class", type=int, default=4, help="images per class and split in the stand-in data sets")
     # Chapter 2 needs 100 labelled digits per class of 5-9 from the training split (its 100-label budget).
-    p.add_argument("--packaged-per-class", type=int, default=150,
+    p.add_argument("--packaged-per-class", type=int, default=110,
                    help="images per class and split kept of the packaged sets, MNIST and Fashion-MNIST (TL_REHEARSAL_PER_CLASS)")
     p.add_argument("--out", default=str(ROOT / "build" / "rehearsal"))
     p.add_argument("--keep", action="store_true", help="keep the temporary mirror and cache (their folder is printed)")
     a = p.parse_args(argv)
 
-    source_cache = os.environ.get("TL_CACHE_DIR", "")
-    topology, v1_topology = Path(source_cache) / TOPOLOGY, Path(source_cache) / V1_TOPOLOGY
-    for needed in (TOPOLOGY, V1_TOPOLOGY):
-        if not source_cache or not (Path(source_cache) / needed).exists():
-            print(f"[rehearsal] needs the topology at $TL_CACHE_DIR/{needed} (the pre-filled cache, or a cache where the "
-                  f"quick profile has run); TL_CACHE_DIR={source_cache or '(unset)'}", file=sys.stderr)
+    source_cache = user_cache()
+    topology, v1_topology = source_cache / TOPOLOGY, source_cache / V1_TOPOLOGY
+    if not (topology.exists() and v1_topology.exists()):
+        # The quick profile's two backbones (12 MB), fetched the usual way (or read from a pre-filled cache).
+        print(f"[rehearsal] fetching the MobileNet topologies the stand-ins are built from into {source_cache}", flush=True)
+        fetch = ("const tl = require(process.argv[1]); (async () => { (await tl.loadBackbone('mobilenet_v2_0.35')).model.dispose();"
+                 " (await tl.loadImageNetClassifier('mobilenet_v1_0.75')).model.dispose(); })()"
+                 ".catch((e) => { console.error(e.message); process.exit(1); });")
+        if subprocess.run(["node", "-e", fetch, str(ROOT / "src" / "helpers" / "dist" / "index.js")]).returncode != 0:
+            print(f"[rehearsal] needs {TOPOLOGY} and {V1_TOPOLOGY} in the download cache {source_cache} (TL_CACHE_DIR): "
+                  "run the quick profile once online, or point TL_CACHE_DIR at a filled cache", file=sys.stderr)
             return 2
     work = Path(tempfile.mkdtemp(prefix="tl-rehearsal-"))
     try:
@@ -88,7 +102,7 @@ def main(argv: list[str]) -> int:
         twice = sorted(h for h in set(Handler.hits) if Handler.hits.count(h) > 1)
         unused = sorted(url for path, url in wanted.items() if path not in fetched)
         print(f"[rehearsal] {len(wanted) - len(unused)} of {len(wanted)} stand-ins fetched through the mirror"
-              + (f"; not fetched: {', '.join(unused)}" if unused else "")
+              + (f"; not fetched: {', '.join(unused[:4])}{f' and {len(unused) - 4} more' if len(unused) > 4 else ''}" if unused else "")
               + (f"; fetched more than once: {', '.join(twice)}" if twice else ""), flush=True)
         report = Path(a.out) / "rehearsal.json"
         report.parent.mkdir(parents=True, exist_ok=True)
