@@ -1,6 +1,7 @@
 import { describe, it, expect, afterAll } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { tryRegisterNativeBackend } from "../../../src/helpers/backend/native";
+import { tryRegisterResidentBackends } from "../../../src/helpers/backend/resident";
 import { missingCudaLibraries, setupBackend, backendBanner, backendFor, useBackendFor, moveModelToActiveBackend, probeConvGradient, BACKEND_NAMES } from "../../../src/helpers/backend";
 
 // tfjs-node is not installed here and the native "torch" addon may or may not be built, so the assertions
@@ -45,9 +46,10 @@ describe("setupBackend", () => {
     if (!nodeBackendInstalled) expect(["torch", "wasm"]).toContain(info.name);
   });
 
-  it("trains a dense head on torch when it loads, else wasm (no convolution gradients needed)", async () => {
+  it("trains a dense head on torch-resident when it loads, else torch, else wasm (no convolution gradients needed)", async () => {
     const info = await setupBackend({ purpose: "training", trainsConvolutions: false, env: {} });
-    if (!nodeBackendInstalled) expect(info.name).toBe(tryRegisterNativeBackend().ok ? "torch" : "wasm");
+    const expected = tryRegisterResidentBackends().ok ? "torch-resident" : tryRegisterNativeBackend().ok ? "torch" : "wasm";
+    if (!nodeBackendInstalled) expect(info.name).toBe(expected);
     // a dense layer's gradient runs there
     const g = tf.grad((w: tf.Tensor) => tf.matMul(tf.ones([2, 3]), w).sum())(tf.ones([3, 2]));
     expect(Array.from(g.dataSync())).toEqual([2, 2, 2, 2, 2, 2]);
